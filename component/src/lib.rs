@@ -1,0 +1,25 @@
+//! # Zero Storage component
+//!
+//! Every storage rule of Zero Storage — key and value limits, namespaces and access, exact quota
+//! accounting, time to live, ordered listing with cursors — as plain Rust over a small
+//! [`backend::Backend`] trait. Built for `wasm32-wasip2`, the `bindings` glue exports it as the
+//! WIT world `zero:storage/storage` and serves the trait with the host's `backend` import;
+//! built natively, the same logic is unit-tested and shared with the host (limits, namespace
+//! names).
+
+pub mod backend;
+pub mod cursor;
+pub mod error;
+pub mod layout;
+pub mod limits;
+pub mod namespace;
+pub mod storage;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+
+#[cfg(test)]
+mod testing;
+
+pub use error::{Error, Result};
+pub use storage::{ListPage, Namespace, QuotaInfo, Storage};

@@ -1,0 +1,155 @@
+//! `fs`: the default durable backend, one [redb] database file in a data directory.
+//!
+//! Layout: `DATA/zero-storage.redb` holds two tables. `entries` maps `(namespace, key)` to
+//! `(version, value)`: the tuple key keeps namespaces apart structurally and orders keys bytewise
+//! within one. `counters` holds the last version stamped. A commit is one redb write
+//! transaction with `Durability::Immediate`: it is on disk (fsync) before `commit` returns, and a
+//! crash at any point leaves either all of it or none of it. redb locks the file, so a second
+//! process that opens the same data directory gets a clear "in use" error.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+
+use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
+
+const ENTRIES: TableDefinition<(&str, &[u8]), (u64, &[u8])> = TableDefinition::new("entries");
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+const LAST_VERSION: &str = "last-version";
+/// The database file's name inside the data directory.
+pub const DATABASE_FILE: &str = "zero-storage.redb";
+
+/// A data directory holding a redb database.
+pub struct FsBackend {
+    db: Database,
+    path: PathBuf,
+}
+
+impl FsBackend {
+    /// Opens the data directory `dir`, creating it if needed.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+        let path = dir.join(DATABASE_FILE);
+        let db = Database::create(&path).map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
+                "data directory {} is in use by another zero-storage process; stop it or use another --data directory",
+                dir.display()
+            ),
+            other => anyhow::anyhow!("cannot open the database in {}: {other}", dir.display()),
+        })?;
+        Ok(FsBackend { db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Turns a redb failure into a message that names no path.
+fn failure(action: &str, error: impl std::fmt::Display) -> BackendError {
+    BackendError(format!("the fs backend could not {action}: {error}"))
+}
+
+impl Backend for FsBackend {
+    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
+        let txn = self.db.begin_read().map_err(|e| failure("start a read", e))?;
+        let table = match txn.open_table(ENTRIES) {
+            Ok(table) => Some(table),
+            Err(TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(failure("open its table", e)),
+        };
+        let mut answers = Vec::with_capacity(queries.len());
+        for query in queries {
+            answers.push(match (query, &table) {
+                (Query::Get(key), Some(table)) => Answer::Got(
+                    table
+                        .get((namespace, key.as_slice()))
+                        .map_err(|e| failure("read", e))?
+                        .map(|guard| {
+                            let (version, value) = guard.value();
+                            Entry { key: key.clone(), value: value.to_vec(), version }
+                        }),
+                ),
+                (Query::Scan { start, end, limit, keys_only }, Some(table)) if start < end => {
+                    let range = table
+                        .range((namespace, start.as_slice())..(namespace, end.as_slice()))
+                        .map_err(|e| failure("scan", e))?;
+                    let mut entries = Vec::new();
+                    for item in range.take(*limit as usize) {
+                        let (key, value) = item.map_err(|e| failure("scan", e))?;
+                        let (version, value) = value.value();
+                        let value = if *keys_only { Vec::new() } else { value.to_vec() };
+                        entries.push(Entry { key: key.value().1.to_vec(), value, version });
+                    }
+                    Answer::Scanned(entries)
+                }
+                (Query::Get(_), None) => Answer::Got(None),
+                (Query::Scan { .. }, _) => Answer::Scanned(Vec::new()),
+            });
+        }
+        Ok(answers)
+    }
+
+    fn commit(
+        &self,
+        namespace: &str,
+        conditions: &[Condition],
+        mutations: Vec<Mutation>,
+    ) -> Result<CommitResult, BackendError> {
+        let txn = self.db.begin_write().map_err(|e| failure("start a write", e))?;
+        let version = {
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| failure("open its table", e))?;
+            for (index, condition) in conditions.iter().enumerate() {
+                let current = entries
+                    .get((namespace, condition.key.as_slice()))
+                    .map_err(|e| failure("read", e))?
+                    .map(|guard| guard.value().0);
+                if !condition_holds(condition, current) {
+                    // Dropping the transaction without committing applies nothing.
+                    return Ok(CommitResult::Conflict(index as u32));
+                }
+            }
+            let mut counters = txn.open_table(COUNTERS).map_err(|e| failure("open its table", e))?;
+            let version = counters.get(LAST_VERSION).map_err(|e| failure("read", e))?.map_or(0, |v| v.value()) + 1;
+            counters.insert(LAST_VERSION, version).map_err(|e| failure("write", e))?;
+            for mutation in &mutations {
+                match mutation {
+                    Mutation::Put(key, value) => {
+                        entries.insert((namespace, key.as_slice()), (version, value.as_slice()))
+                    }
+                    Mutation::Delete(key) => entries.remove((namespace, key.as_slice())),
+                }
+                .map_err(|e| failure("write", e))?;
+            }
+            version
+        };
+        txn.commit().map_err(|e| failure("commit", e))?;
+        Ok(CommitResult::Committed(version))
+    }
+
+    fn namespaces(&self) -> Result<Vec<String>, BackendError> {
+        let txn = self.db.begin_read().map_err(|e| failure("start a read", e))?;
+        let table = match txn.open_table(ENTRIES) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(failure("open its table", e)),
+        };
+        let mut names = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            // Namespace names never contain NUL, so `name\0` is the smallest name after `name`.
+            let from = after.as_ref().map_or(String::new(), |name| format!("{name}\0"));
+            let mut range = table.range((from.as_str(), &[][..])..).map_err(|e| failure("scan", e))?;
+            match range.next() {
+                Some(item) => {
+                    let name = item.map_err(|e| failure("scan", e))?.0.value().0.to_owned();
+                    names.push(name.clone());
+                    after = Some(name);
+                }
+                None => return Ok(names),
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Command-line parsing and the commands of `zero-storage`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use zero_storage::{AppExit, Config, Process, ProcessIdentity, Runtime, RuntimeBuilder};
+use zero_storage_component::limits::MAX_VALUE_BYTES;
+
+/// Exit code for a missing key, so scripts can tell it from other failures.
+const EXIT_NOT_FOUND: u8 = 3;
+
+/// Persistent key-value storage for WebAssembly applications.
+#[derive(Parser)]
+#[command(name = "zero-storage", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Args)]
+struct Global {
+    /// Data directory of the fs backend.
+    #[arg(long, global = true, env = "ZERO_STORAGE_DATA", default_value = "zero-data")]
+    data: PathBuf,
+    /// Where data lives: `fs` (durable, in --data) or `memory` (gone when the command ends).
+    #[arg(long, global = true, value_enum, default_value_t = BackendKind::Fs)]
+    backend: BackendKind,
+    /// A TOML file with quotas and app limits (see README).
+    #[arg(long, global = true, env = "ZERO_STORAGE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendKind {
+    Fs,
+    Memory,
+}
+
+/// The namespace an administrative command works on.
+#[derive(Args)]
+struct Namespace {
+    /// Namespace: `system`, `app:NAME` or `user:NAME`.
+    #[arg(long = "ns", default_value = "system")]
+    ns: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Store a value (from the argument, or from stdin when none is given).
+    Set {
+        /// The key (1 to 256 bytes of UTF-8).
+        key: String,
+        /// The value; read from stdin, byte for byte, when omitted.
+        value: Option<String>,
+        /// Expire the entry after this many seconds (0 = never).
+        #[arg(long, default_value_t = 0)]
+        ttl: u64,
+        #[command(flatten)]
+        ns: Namespace,
+    },
+    /// Print a value to stdout exactly as stored (exit code 3 if missing).
+    Get {
+        /// The key.
+        key: String,
+        #[command(flatten)]
+        ns: Namespace,
+    },
+    /// Delete a key (prints whether it existed).
+    Delete {
+        /// The key.
+        key: String,
+        #[command(flatten)]
+        ns: Namespace,
+    },
+    /// List keys in ascending byte order, a page at a time.
+    List {
+        /// Only keys that start with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Page size (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Resume after the page that printed this cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Follow the cursors and list every key.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON: `{"keys": [...], "next_cursor": ...}`.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ns: Namespace,
+    },
+    /// Show one namespace's usage and quota.
+    Quota {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        ns: Namespace,
+    },
+    /// Show every namespace's usage: namespace, used, quota, % used.
+    Usage {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reclaim the space of expired entries in every namespace.
+    Sweep,
+    /// Run a wasi:cli app component with storage in its own namespace.
+    Run {
+        /// The app's name; its namespace is `app:NAME`.
+        #[arg(long)]
+        app: String,
+        /// Run on behalf of this user, which also gives the app `user:USER`.
+        #[arg(long)]
+        user: Option<String>,
+        /// Give the app a role (`system` makes it a system process).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// The app component (.wasm): plain, or composed with storage by `wac plug`.
+        wasm: PathBuf,
+        /// Arguments passed to the app.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Parses the command line, runs the command and turns failures into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            let not_found = error.downcast_ref::<zero_storage::Error>().is_some_and(|e| e.is_not_found());
+            eprintln!("zero-storage: {error:#}");
+            ExitCode::from(if not_found { EXIT_NOT_FOUND } else { 1 })
+        }
+    }
+}
+
+fn runtime(global: &Global) -> anyhow::Result<Runtime> {
+    let config = match &global.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    let builder = RuntimeBuilder::new().config(config);
+    let builder = match global.backend {
+        BackendKind::Fs => builder.fs(&global.data)?,
+        BackendKind::Memory => builder,
+    };
+    builder.build().context("cannot start the storage runtime")
+}
+
+/// The administrator: a system process, which may use every namespace.
+fn admin(runtime: &Runtime, namespace: &str) -> anyhow::Result<Process> {
+    let mut process = runtime.process(ProcessIdentity::system("zero-storage-cli")?)?;
+    process.use_namespace(namespace).with_context(|| format!("namespace `{namespace}`"))?;
+    Ok(process)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = runtime(&cli.global)?;
+    match cli.command {
+        Command::Set { key, value, ttl, ns } => {
+            let value = match value {
+                Some(value) => value.into_bytes(),
+                None => read_stdin_value()?,
+            };
+            admin(&runtime, &ns.ns)?.set(&key, &value, ttl).with_context(|| format!("set `{key}`"))?;
+        }
+        Command::Get { key, ns } => {
+            let value = admin(&runtime, &ns.ns)?.get(&key).with_context(|| format!("get `{key}`"))?;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&value)?;
+            stdout.flush()?;
+        }
+        Command::Delete { key, ns } => {
+            let existed = admin(&runtime, &ns.ns)?.delete(&key).with_context(|| format!("delete `{key}`"))?;
+            println!("{}", if existed { "deleted" } else { "not found" });
+        }
+        Command::List { prefix, limit, cursor, all, json, ns } => list(&runtime, &ns.ns, &prefix, limit, cursor, all, json)?,
+        Command::Quota { json, ns } => {
+            let info = admin(&runtime, &ns.ns)?.quota()?;
+            print_usage(&[info], json);
+        }
+        Command::Usage { json } => {
+            let mut rows = Vec::new();
+            let mut names = runtime.backend().namespaces().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !names.iter().any(|name| name == "system") {
+                names.insert(0, "system".to_owned());
+            }
+            for name in names {
+                rows.push(admin(&runtime, &name)?.quota()?);
+            }
+            print_usage(&rows, json);
+        }
+        Command::Sweep => {
+            let mut process = runtime.process(ProcessIdentity::system("zero-storage-cli")?)?;
+            let mut total = 0;
+            for name in runtime.backend().namespaces().map_err(|e| anyhow::anyhow!("{e}"))? {
+                total += process.sweep(&name)?;
+            }
+            println!("reclaimed {total} expired entries");
+        }
+        Command::Run { app, user, roles, wasm, args } => {
+            let mut identity = ProcessIdentity::new(&app)?;
+            for role in &roles {
+                identity = identity.with_role(role);
+            }
+            if let Some(user) = &user {
+                identity = identity.with_user(user)?;
+            }
+            let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+            let mut argv = vec![wasm.file_name().map_or_else(|| app.clone(), |n| n.to_string_lossy().into_owned())];
+            argv.extend(args);
+            let AppExit::Exited(code) = runtime.run_app(identity, &bytes, &argv)?;
+            return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a value from stdin, byte for byte, stopping one byte past the limit so an oversized
+/// value gets the storage's `value-too-large` error without reading all of it.
+fn read_stdin_value() -> anyhow::Result<Vec<u8>> {
+    let mut value = Vec::new();
+    std::io::stdin().lock().take(MAX_VALUE_BYTES as u64 + 1).read_to_end(&mut value).context("cannot read stdin")?;
+    Ok(value)
+}
+
+fn list(
+    runtime: &Runtime,
+    namespace: &str,
+    prefix: &str,
+    limit: u32,
+    mut cursor: Option<String>,
+    all: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    if limit == 0 || limit > 1000 {
+        bail!("--limit must be between 1 and 1000");
+    }
+    let mut process = admin(runtime, namespace)?;
+    let mut keys = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    loop {
+        let page = process.list(prefix, limit, cursor.as_deref())?;
+        cursor = page.next_cursor;
+        if json {
+            keys.extend(page.keys);
+        } else {
+            for key in page.keys {
+                writeln!(stdout, "{key}")?;
+            }
+        }
+        if !all || cursor.is_none() {
+            break;
+        }
+    }
+    if json {
+        let out = serde_json::json!({ "keys": keys, "next_cursor": cursor });
+        writeln!(stdout, "{out}")?;
+    } else if let Some(cursor) = &cursor {
+        eprintln!("more keys follow: --cursor {cursor}");
+    }
+    Ok(())
+}
+
+fn print_usage(rows: &[zero_storage::QuotaInfo], json: bool) {
+    if json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "namespace": row.namespace,
+                    "used_bytes": row.used_bytes,
+                    "quota_bytes": row.quota_bytes,
+                    "key_count": row.key_count,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return;
+    }
+    println!("{:<24} {:>12} {:>12} {:>7} {:>8}", "NAMESPACE", "USED", "QUOTA", "% USED", "KEYS");
+    for row in rows {
+        let percent = if row.quota_bytes == 0 { 100.0 } else { row.used_bytes as f64 * 100.0 / row.quota_bytes as f64 };
+        println!(
+            "{:<24} {:>12} {:>12} {:>6.1}% {:>8}",
+            row.namespace,
+            human(row.used_bytes),
+            human(row.quota_bytes),
+            percent,
+            row.key_count
+        );
+    }
+}
+
+/// Bytes in binary units, e.g. `1.5 MiB`.
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

@@ -1,0 +1,99 @@
+//! A process: one storage component instance bound to one identity, with a native API.
+
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+use crate::bindings::{ProcessState, Storage, WitError, WitListPage, WitQuotaInfo};
+use crate::error::{Error, Result};
+use crate::runtime::{STORAGE_CALL_DEADLINE, ticks};
+
+pub use zero_storage_component::{ListPage, QuotaInfo};
+
+/// One process's storage instance. Calls go through the real storage component, exactly as an
+/// app's calls do. By default they work on the process's own namespace; [`Process::use_namespace`]
+/// switches to another namespace the process may use.
+pub struct Process {
+    store: Store<ProcessState>,
+    storage: Storage,
+    bucket: Option<ResourceAny>,
+}
+
+/// Flattens a call's two layers of failure: the runtime's (trap) and the component's (error).
+fn flatten<T>(outcome: wasmtime::Result<Result<T, WitError>>) -> Result<T> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(Error::Storage(error.into())),
+        Err(trap) => Err(Error::Runtime(trap)),
+    }
+}
+
+/// Calls the free function `$func` on the own namespace, or the bucket method on the opened one.
+macro_rules! dispatch {
+    ($self:ident, $func:ident ( $($arg:expr),* )) => {{
+        $self.store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
+        let store_api = $self.storage.zero_storage_store();
+        flatten(match $self.bucket {
+            Some(bucket) => store_api.bucket().$func(&mut $self.store, bucket $(, $arg)*),
+            None => store_api.$func(&mut $self.store $(, $arg)*),
+        })
+    }};
+}
+
+impl Process {
+    pub(crate) fn new(store: Store<ProcessState>, storage: Storage) -> Self {
+        Process { store, storage, bucket: None }
+    }
+
+    /// Directs the following calls to `namespace` (which the process must be allowed to use).
+    pub fn use_namespace(&mut self, namespace: &str) -> Result<()> {
+        self.store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
+        let bucket = flatten(self.storage.zero_storage_store().call_open(&mut self.store, namespace))?;
+        if let Some(old) = self.bucket.replace(bucket) {
+            old.resource_drop(&mut self.store).map_err(Error::Runtime)?;
+        }
+        Ok(())
+    }
+
+    /// The value under `key`.
+    pub fn get(&mut self, key: &str) -> Result<Vec<u8>> {
+        dispatch!(self, call_get(key))
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl_secs` seconds (0 = never).
+    pub fn set(&mut self, key: &str, value: &[u8], ttl_secs: u64) -> Result<()> {
+        dispatch!(self, call_set(key, value, ttl_secs))
+    }
+
+    /// Removes `key`; returns whether a live entry existed.
+    pub fn delete(&mut self, key: &str) -> Result<bool> {
+        dispatch!(self, call_delete(key))
+    }
+
+    /// Whether a live entry exists under `key`.
+    pub fn exists(&mut self, key: &str) -> Result<bool> {
+        dispatch!(self, call_exists(key))
+    }
+
+    /// One page of keys starting with `prefix` (limit 0 = 100, at most 1000).
+    pub fn list(&mut self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<ListPage> {
+        let page: WitListPage = dispatch!(self, call_list(prefix, limit, cursor))?;
+        Ok(ListPage { keys: page.keys, next_cursor: page.next_cursor })
+    }
+
+    /// The namespace's usage and quota.
+    pub fn quota(&mut self) -> Result<QuotaInfo> {
+        let info: WitQuotaInfo = dispatch!(self, call_quota())?;
+        Ok(QuotaInfo {
+            namespace: info.namespace,
+            used_bytes: info.used_bytes,
+            quota_bytes: info.quota_bytes,
+            key_count: info.key_count,
+        })
+    }
+
+    /// Reclaims the expired entries of `namespace`; returns how many were removed.
+    pub fn sweep(&mut self, namespace: &str) -> Result<u64> {
+        self.store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
+        flatten(self.storage.zero_storage_admin().call_sweep(&mut self.store, namespace))
+    }
+}

@@ -45,6 +45,11 @@ impl ProcessIdentity {
         &self.name
     }
 
+    /// The user the process runs for, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
     /// Whether the process has the `system` role.
     pub fn is_system(&self) -> bool {
         self.roles.iter().any(|role| role == SYSTEM_ROLE)

@@ -98,7 +98,9 @@ pub fn compose(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 impl Runtime {
     /// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `args`
     /// (the first is the program name). Its storage calls go to its own namespaces; it gets the
-    /// host's stdio, no files and no network, the configured memory limit and deadline.
+    /// host's stdio, the environment variables `ZERO_STORAGE_APP` (its name) and
+    /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
+    /// limit and deadline.
     pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> anyhow::Result<AppExit> {
         let wasm = match classify(app_wasm)? {
             AppShape::Plain => compose(app_wasm)?,
@@ -107,7 +109,12 @@ impl Runtime {
         let component = self.load(&wasm).context("cannot compile the app")?;
         let limits = self.config().apps.clone();
         let memory_limit = usize::try_from(limits.memory_limit_bytes).unwrap_or(usize::MAX);
-        let wasi = WasiCtxBuilder::new().inherit_stdio().args(args).build();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.inherit_stdio().args(args).env("ZERO_STORAGE_APP", identity.name());
+        if let Some(user) = identity.user() {
+            wasi.env("ZERO_STORAGE_USER", user);
+        }
+        let wasi = wasi.build();
         let name = identity.name().to_owned();
         let mut store = self.new_store(identity, memory_limit, wasi);
         store.set_epoch_deadline(ticks(Duration::from_secs(limits.timeout_secs)));

@@ -1,0 +1,212 @@
+//! The `zero-storage` command line, run as a user would type it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use zero_storage_tests::{cache_dir, guest};
+
+/// The `zero-storage` binary of this build, (re)built once per test run so it is never stale.
+fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // Test executables live in target/<profile>/deps; the binary in target/<profile>.
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|name| name == "release");
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args(["build", "--quiet", "--package", "zero-storage", "--bin", "zero-storage"]);
+        if release {
+            build.arg("--release");
+        }
+        assert!(build.status().unwrap().success(), "building the zero-storage binary failed");
+        profile_dir.join("zero-storage")
+    })
+}
+
+struct Cli {
+    data: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Cli { data: tempfile::tempdir().unwrap() }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        // `--data` goes first: anything after an app's path for `run` belongs to the app.
+        command.arg("--data").arg(self.data.path()).args(args).env("ZERO_STORAGE_CACHE", cache_dir());
+        command.env_remove("ZERO_STORAGE_DATA").env_remove("ZERO_STORAGE_CONFIG");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn set_get_delete_round_trip_and_survive_a_restart() {
+    let cli = Cli::new();
+    cli.ok(&["set", "greeting", "hello"]);
+    assert_eq!(cli.ok(&["get", "greeting"]), "hello", "get prints the bytes exactly, no newline");
+    // Global options are accepted after the subcommand too.
+    let out = Command::new(binary())
+        .args(["get", "greeting", "--data"])
+        .arg(cli.data.path())
+        .env("ZERO_STORAGE_CACHE", cache_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"hello");
+    assert_eq!(cli.ok(&["delete", "greeting"]).trim(), "deleted");
+    assert_eq!(cli.ok(&["delete", "greeting"]).trim(), "not found");
+}
+
+#[test]
+fn a_missing_key_exits_with_code_3_and_one_line_on_stderr() {
+    let cli = Cli::new();
+    let out = cli.run(&["get", "nope"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    let message = stderr(&out);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("not found"), "{message}");
+}
+
+#[test]
+fn values_from_stdin_are_binary_safe_and_oversized_ones_are_refused() {
+    let cli = Cli::new();
+    let bytes: Vec<u8> = (0..=255).cycle().take(70_000).collect();
+    let out = cli.run_with_stdin(&["set", "blob", "--ns", "app:files"], &bytes);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(cli.run(&["get", "blob", "--ns", "app:files"]).stdout, bytes);
+    let out = cli.run_with_stdin(&["set", "huge", "--ns", "app:files"], &vec![0; (1 << 20) + 1]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("value too large"), "{}", stderr(&out));
+}
+
+#[test]
+fn list_pages_with_cursors_all_and_json() {
+    let cli = Cli::new();
+    for key in ["b", "a", "c", "d"] {
+        cli.ok(&["set", key, "v", "--ns", "user:alice"]);
+    }
+    let out = cli.run(&["list", "--ns", "user:alice", "--limit", "2"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\nb\n");
+    let hint = stderr(&out);
+    let cursor = hint.split("--cursor ").nth(1).expect("a cursor hint on stderr").trim().to_owned();
+    assert_eq!(cli.ok(&["list", "--ns", "user:alice", "--limit", "2", "--cursor", &cursor]), "c\nd\n");
+    assert_eq!(cli.ok(&["list", "--ns", "user:alice", "--limit", "1", "--all"]), "a\nb\nc\nd\n");
+    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["list", "--ns", "user:alice", "--json", "--limit", "3"])).unwrap();
+    assert_eq!(json["keys"], serde_json::json!(["a", "b", "c"]));
+    assert!(json["next_cursor"].is_string());
+    assert_eq!(cli.ok(&["list", "--prefix", "c", "--ns", "user:alice"]), "c\n");
+    let out = cli.run(&["list", "--cursor", "bogus"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cursor is malformed"), "{}", stderr(&out));
+}
+
+#[test]
+fn ttl_quota_and_usage_report_what_is_stored() {
+    let cli = Cli::new();
+    cli.ok(&["set", "k", "12345", "--ns", "app:notes"]);
+    cli.ok(&["set", "t", "x", "--ttl", "3600", "--ns", "app:notes"]);
+    let quota: serde_json::Value = serde_json::from_str(&cli.ok(&["quota", "--ns", "app:notes", "--json"])).unwrap();
+    assert_eq!(quota[0]["used_bytes"], 8);
+    assert_eq!(quota[0]["quota_bytes"], 10 << 20);
+    let table = cli.ok(&["usage"]);
+    assert!(table.lines().next().unwrap().contains("% USED"), "{table}");
+    let notes = table.lines().find(|line| line.starts_with("app:notes")).expect("a row for app:notes");
+    assert!(notes.contains("8 B") && notes.contains("10.0 MiB") && notes.contains("0.0%"), "{notes}");
+    assert!(table.lines().any(|line| line.starts_with("system")), "{table}");
+}
+
+#[test]
+fn user_mistakes_get_one_clear_line_and_no_panic() {
+    let cli = Cli::new();
+    for (args, needle) in [
+        (vec!["set", "x", "y", "--ns", "app:a:b"], "not a valid name"),
+        (vec!["set", "x", "y", "--ns", "nowhere"], "not a namespace"),
+        (vec!["set", &"k".repeat(300), "y"], "key too long"),
+        (vec!["list", "--limit", "0"], "--limit must be between 1 and 1000"),
+        (vec!["run", "--app", "x", "/nonexistent.wasm"], "cannot read /nonexistent.wasm"),
+        (vec!["get", "k", "--config", "/nonexistent.toml"], "cannot read config file"),
+    ] {
+        let out = cli.run(&args);
+        let message = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {message}");
+        assert!(message.contains(needle), "{args:?}: {message}");
+        assert!(!message.contains("panicked") && !message.contains("RUST_BACKTRACE"), "{message}");
+    }
+}
+
+#[test]
+fn a_data_directory_in_use_by_another_process_is_refused() {
+    let cli = Cli::new();
+    cli.ok(&["set", "k", "v"]);
+    let spin = guest("spin-forever");
+    let spawn_holder = || {
+        cli.command(&["run", "--app", "spin", spin.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // The holder runs an app that never ends, keeping the directory open. If one of our own
+    // probes held the directory at the instant the holder opened it, the holder was refused:
+    // start it again.
+    let mut holder = spawn_holder();
+    let mut message = String::new();
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if holder.try_wait().unwrap().is_some() {
+            holder = spawn_holder();
+            continue;
+        }
+        message = stderr(&cli.run(&["get", "k"]));
+        if message.contains("in use") {
+            break;
+        }
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(message.contains("in use by another zero-storage process"), "{message}");
+    assert_eq!(cli.ok(&["get", "k"]), "v", "usable again once the holder is gone");
+}
+
+#[test]
+fn run_serves_an_app_its_namespace_and_returns_its_exit_code() {
+    let cli = Cli::new();
+    let notes = guest("notes");
+    let notes = notes.to_str().unwrap();
+    assert_eq!(cli.ok(&["run", "--app", "notes", notes, "add", "n1", "buy", "milk"]).trim(), "saved n1");
+    assert_eq!(cli.ok(&["run", "--app", "notes", notes, "ls"]), "n1\n");
+    assert_eq!(cli.ok(&["get", "note/n1", "--ns", "app:notes"]), "buy milk");
+    assert_eq!(cli.ok(&["run", "--app", "notes", "--user", "alice", notes, "add", "p", "private", "--mine"]).trim(), "saved p");
+    assert_eq!(cli.ok(&["get", "note/p", "--ns", "user:alice"]), "private");
+    let out = cli.run(&["run", "--app", "notes", notes, "show", "nothing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not found"));
+    let evil = guest("forbidden-backend");
+    let out = cli.run(&["run", "--app", "evil", evil.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("only the storage component may use"), "{}", stderr(&out));
+}

@@ -47,7 +47,8 @@ impl Cli {
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         child.stdin.take().unwrap().write_all(stdin).unwrap();
         child.wait_with_output().unwrap()
     }
@@ -115,7 +116,8 @@ fn list_pages_with_cursors_all_and_json() {
     let cursor = hint.split("--cursor ").nth(1).expect("a cursor hint on stderr").trim().to_owned();
     assert_eq!(cli.ok(&["list", "--ns", "user:alice", "--limit", "2", "--cursor", &cursor]), "c\nd\n");
     assert_eq!(cli.ok(&["list", "--ns", "user:alice", "--limit", "1", "--all"]), "a\nb\nc\nd\n");
-    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["list", "--ns", "user:alice", "--json", "--limit", "3"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["list", "--ns", "user:alice", "--json", "--limit", "3"])).unwrap();
     assert_eq!(json["keys"], serde_json::json!(["a", "b", "c"]));
     assert!(json["next_cursor"].is_string());
     assert_eq!(cli.ok(&["list", "--prefix", "c", "--ns", "user:alice"]), "c\n");
@@ -200,7 +202,10 @@ fn run_serves_an_app_its_namespace_and_returns_its_exit_code() {
     assert_eq!(cli.ok(&["run", "--app", "notes", notes, "add", "n1", "buy", "milk"]).trim(), "saved n1");
     assert_eq!(cli.ok(&["run", "--app", "notes", notes, "ls"]), "n1\n");
     assert_eq!(cli.ok(&["get", "note/n1", "--ns", "app:notes"]), "buy milk");
-    assert_eq!(cli.ok(&["run", "--app", "notes", "--user", "alice", notes, "add", "p", "private", "--mine"]).trim(), "saved p");
+    assert_eq!(
+        cli.ok(&["run", "--app", "notes", "--user", "alice", notes, "add", "p", "private", "--mine"]).trim(),
+        "saved p"
+    );
     assert_eq!(cli.ok(&["get", "note/p", "--ns", "user:alice"]), "private");
     let out = cli.run(&["run", "--app", "notes", notes, "show", "nothing"]);
     assert_eq!(out.status.code(), Some(1));

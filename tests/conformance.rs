@@ -31,7 +31,12 @@ fn every_operation_round_trips_on_every_backend() {
         assert_eq!(p.get("empty").unwrap(), b"");
         let quota = p.quota().unwrap();
         assert_eq!(quota.namespace, "app:notes");
-        assert_eq!((quota.used_bytes, quota.key_count, quota.quota_bytes), (1 + 5 + 5, 2, 10 * MIB as u64), "{}", b.name);
+        assert_eq!(
+            (quota.used_bytes, quota.key_count, quota.quota_bytes),
+            (1 + 5 + 5, 2, 10 * MIB as u64),
+            "{}",
+            b.name
+        );
         assert!(p.delete("k").unwrap());
         assert!(!p.delete("k").unwrap());
         assert!(!p.exists("k").unwrap());
@@ -168,7 +173,10 @@ fn list_limits_are_clamped_and_bad_cursors_and_prefixes_are_refused() {
         assert_eq!(big.keys.len(), 1000, "{}: clamped to 1000", b.name);
         assert_eq!(p.list("", 1000, big.next_cursor.as_deref()).unwrap().keys.len(), 5);
         for cursor in ["", "garbage", "c", "c6", "cZZ", "cff", &format!("c{}", "61".repeat(300))] {
-            assert!(matches!(storage_error(p.list("", 10, Some(cursor))), StorageError::InvalidArgument(_)), "{cursor}");
+            assert!(
+                matches!(storage_error(p.list("", 10, Some(cursor))), StorageError::InvalidArgument(_)),
+                "{cursor}"
+            );
         }
         assert_eq!(storage_error(p.list(&"p".repeat(257), 10, None)), StorageError::KeyTooLong);
     }

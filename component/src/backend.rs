@@ -73,7 +73,8 @@ pub trait Backend {
     /// Answers `queries` in `namespace` from one consistent snapshot.
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String>;
     /// Applies `mutations` atomically if every condition holds.
-    fn commit(&self, namespace: &str, conditions: &[Condition], mutations: &[Mutation]) -> Result<CommitResult, String>;
+    fn commit(&self, namespace: &str, conditions: &[Condition], mutations: &[Mutation])
+    -> Result<CommitResult, String>;
 }
 
 /// What a process may do in a namespace.

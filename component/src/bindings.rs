@@ -1,7 +1,6 @@
 //! The thin glue between WIT and the storage logic: it exports `store` and `admin`, and
 //! implements [`Backend`] and [`Identity`] with the host's `backend` and `identity` imports.
 
-
 // The generated canonical-ABI glue is `unsafe` by nature; the code written here is not.
 #![allow(unsafe_code)]
 use crate::backend::{self as logic, Backend, Identity};
@@ -43,7 +42,12 @@ impl Backend for HostBackend {
             .collect())
     }
 
-    fn commit(&self, namespace: &str, conditions: &[logic::Condition], mutations: &[logic::Mutation]) -> Result<logic::CommitResult, String> {
+    fn commit(
+        &self,
+        namespace: &str,
+        conditions: &[logic::Condition],
+        mutations: &[logic::Mutation],
+    ) -> Result<logic::CommitResult, String> {
         let conditions: Vec<backend::Condition<'_>> =
             conditions.iter().map(|c| backend::Condition { key: &c.key, version: c.version }).collect();
         let mutations: Vec<backend::Mutation<'_>> = mutations
@@ -112,7 +116,12 @@ fn page(page: crate::ListPage) -> types::ListPage {
 }
 
 fn quota(info: crate::QuotaInfo) -> types::QuotaInfo {
-    types::QuotaInfo { namespace: info.namespace, used_bytes: info.used_bytes, quota_bytes: info.quota_bytes, key_count: info.key_count }
+    types::QuotaInfo {
+        namespace: info.namespace,
+        used_bytes: info.used_bytes,
+        quota_bytes: info.quota_bytes,
+        key_count: info.key_count,
+    }
 }
 
 /// The component itself.

@@ -22,7 +22,8 @@ pub fn encode(last_key: &str) -> String {
 
 /// Decodes a cursor into the key it resumes after, rejecting anything `encode` cannot produce.
 pub fn decode(cursor: &str) -> Result<String> {
-    let malformed = || Error::InvalidArgument("the cursor is malformed; pass back a next-cursor from list unchanged".into());
+    let malformed =
+        || Error::InvalidArgument("the cursor is malformed; pass back a next-cursor from list unchanged".into());
     let hex = cursor.strip_prefix(TAG).ok_or_else(malformed)?.as_bytes();
     if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 2 * MAX_KEY_BYTES {
         return Err(malformed());

@@ -123,7 +123,7 @@ impl Meta {
     /// Decodes a record written by [`Meta::encode`].
     pub fn decode(raw: &[u8]) -> Result<Meta> {
         match raw {
-            [META_FORMAT, len @ .., ] if len.len() == 12 => {
+            [META_FORMAT, len @ ..] if len.len() == 12 => {
                 let value_len = u32::from_le_bytes(len[..4].try_into().map_err(|_| corrupt("directory"))?);
                 let expiry = u64::from_le_bytes(len[4..].try_into().map_err(|_| corrupt("directory"))?);
                 Ok(Meta { value_len, expires_at_ms: (expiry != 0).then_some(expiry) })
@@ -217,7 +217,11 @@ mod tests {
         let (start, _) = meta_range(b"b", Some(b"a"));
         assert_eq!(start, meta_key(b"b"));
         let (start, end) = meta_range(b"", None);
-        assert!(start <= meta_key(b"\0") && end > meta_key(&[0xf4, 0x8f, 0xbf, 0xbf]) && end <= data_key(b"").max(vec![b'n']));
+        assert!(
+            start <= meta_key(b"\0")
+                && end > meta_key(&[0xf4, 0x8f, 0xbf, 0xbf])
+                && end <= data_key(b"").max(vec![b'n'])
+        );
     }
 
     #[test]

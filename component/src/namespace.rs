@@ -56,8 +56,20 @@ mod tests {
     #[test]
     fn ambiguous_or_malformed_namespaces_are_rejected() {
         for ns in [
-            "", "app:", "user:", "app:a:b", "app:../x", "app:.hidden", "app:a/b", "app:a b", "app:\0",
-            "System", "apps:x", "app", &format!("app:{}", "x".repeat(65)), "app:é",
+            "",
+            "app:",
+            "user:",
+            "app:a:b",
+            "app:../x",
+            "app:.hidden",
+            "app:a/b",
+            "app:a b",
+            "app:\0",
+            "System",
+            "apps:x",
+            "app",
+            &format!("app:{}", "x".repeat(65)),
+            "app:é",
         ] {
             assert!(matches!(check_namespace(ns), Err(Error::InvalidArgument(_))), "{ns:?}");
         }

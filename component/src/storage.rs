@@ -9,7 +9,7 @@ use std::cell::OnceCell;
 
 use crate::backend::{Access, Answer, Backend, CommitResult, Condition, Entry, Identity, Mutation, Query};
 use crate::error::{Error, Result};
-use crate::layout::{self, Meta, Usage, USAGE_KEY};
+use crate::layout::{self, Meta, USAGE_KEY, Usage};
 use crate::limits::{check_key, check_prefix, check_value, expiry_ms, page_size};
 use crate::namespace::check_namespace;
 
@@ -111,7 +111,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// The value under `key`.
     pub fn get(&self, ns: &Namespace, key: &str) -> Result<Vec<u8>> {
         check_key(key)?;
-        let mut answers = self.read(ns, vec![Query::Get(layout::meta_key(key.as_bytes())), Query::Get(layout::data_key(key.as_bytes()))])?;
+        let mut answers = self.read(
+            ns,
+            vec![Query::Get(layout::meta_key(key.as_bytes())), Query::Get(layout::data_key(key.as_bytes()))],
+        )?;
         let data = take_got(&mut answers, 1)?;
         let meta = take_got(&mut answers, 0)?;
         match meta {
@@ -164,7 +167,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 let key = layout::key_of_meta(&entry.key)?.to_vec();
                 let meta = Meta::decode(&entry.value)?;
                 if !meta.is_expired_lazy(|| *now.get_or_insert_with(|| self.identity.now_ms())) {
-                    keys.push(String::from_utf8(key.clone()).map_err(|_| Error::Backend("a stored key is not UTF-8".into()))?);
+                    keys.push(
+                        String::from_utf8(key.clone())
+                            .map_err(|_| Error::Backend("a stored key is not UTF-8".into()))?,
+                    );
                 }
                 after = Some(key);
             }
@@ -193,7 +199,12 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             Some(entry) => Usage::decode(&entry.value)?,
             None => Usage::default(),
         };
-        Ok(QuotaInfo { namespace: ns.name.clone(), used_bytes: usage.bytes, quota_bytes: ns.quota_bytes, key_count: usage.keys })
+        Ok(QuotaInfo {
+            namespace: ns.name.clone(),
+            used_bytes: usage.bytes,
+            quota_bytes: ns.quota_bytes,
+            key_count: usage.keys,
+        })
     }
 
     /// Removes the entries of `ns` that expired at or before now; returns how many.
@@ -245,7 +256,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                     mutations.push(Mutation::Put(layout::meta_key(key.as_bytes()), meta.encode()));
                     mutations.push(Mutation::Put(layout::data_key(key.as_bytes()), std::mem::take(value)));
                     if let Some(at) = expiry {
-                        mutations.push(Mutation::Put(layout::expiry_key(at, key.as_bytes()), layout::encode_expiry_value(value_len)));
+                        mutations.push(Mutation::Put(
+                            layout::expiry_key(at, key.as_bytes()),
+                            layout::encode_expiry_value(value_len),
+                        ));
                     }
                 }
             }
@@ -266,7 +280,8 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     fn snapshot(&self, ns: &Namespace, key: &str) -> Result<Snapshot> {
-        let mut answers = self.read(ns, vec![Query::Get(USAGE_KEY.to_vec()), Query::Get(layout::meta_key(key.as_bytes()))])?;
+        let mut answers =
+            self.read(ns, vec![Query::Get(USAGE_KEY.to_vec()), Query::Get(layout::meta_key(key.as_bytes()))])?;
         let meta = take_got(&mut answers, 1)?;
         let usage = take_got(&mut answers, 0)?;
         Ok(Snapshot {
@@ -283,14 +298,22 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         let mut attempts = 0;
         loop {
             let (start, end) = layout::expired_range(now_ms);
-            let mut answers = self.read(ns, vec![Query::Get(USAGE_KEY.to_vec()), Query::Scan { start, end, limit: RECLAIM_BATCH, keys_only: false }])?;
+            let mut answers = self.read(
+                ns,
+                vec![
+                    Query::Get(USAGE_KEY.to_vec()),
+                    Query::Scan { start, end, limit: RECLAIM_BATCH, keys_only: false },
+                ],
+            )?;
             let expired = take_scanned(&mut answers, 1)?;
             if expired.is_empty() {
                 return Ok(reclaimed);
             }
             let usage_entry = take_got(&mut answers, 0)?;
-            let mut usage = usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
-            let mut conditions = vec![Condition { key: USAGE_KEY.to_vec(), version: usage_entry.map(|entry| entry.version) }];
+            let mut usage =
+                usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
+            let mut conditions =
+                vec![Condition { key: USAGE_KEY.to_vec(), version: usage_entry.map(|entry| entry.version) }];
             let mut mutations = Vec::with_capacity(3 * expired.len() + 1);
             for entry in &expired {
                 let (_, key) = layout::parse_expiry_key(&entry.key)?;

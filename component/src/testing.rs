@@ -36,7 +36,11 @@ impl Backend for &MapBackend {
             .map(|query| match query {
                 Query::Get(key) => Answer::Got(space.get_key_value(key).map(|kv| entry(kv, false))),
                 Query::Scan { start, end, limit, keys_only } => Answer::Scanned(if start < end {
-                    space.range(start.clone()..end.clone()).take(*limit as usize).map(|kv| entry(kv, *keys_only)).collect()
+                    space
+                        .range(start.clone()..end.clone())
+                        .take(*limit as usize)
+                        .map(|kv| entry(kv, *keys_only))
+                        .collect()
                 } else {
                     Vec::new()
                 }),
@@ -44,7 +48,12 @@ impl Backend for &MapBackend {
             .collect())
     }
 
-    fn commit(&self, namespace: &str, conditions: &[Condition], mutations: &[Mutation]) -> Result<CommitResult, String> {
+    fn commit(
+        &self,
+        namespace: &str,
+        conditions: &[Condition],
+        mutations: &[Mutation],
+    ) -> Result<CommitResult, String> {
         if self.fail_commits.get() {
             return Err("injected failure".into());
         }

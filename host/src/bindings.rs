@@ -113,7 +113,9 @@ impl backend::Host for ProcessState {
             .into_iter()
             .map(|answer| match answer {
                 contract::Answer::Got(found) => backend::Answer::Got(found.map(entry)),
-                contract::Answer::Scanned(entries) => backend::Answer::Scanned(entries.into_iter().map(entry).collect()),
+                contract::Answer::Scanned(entries) => {
+                    backend::Answer::Scanned(entries.into_iter().map(entry).collect())
+                }
             })
             .collect())
     }

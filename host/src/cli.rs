@@ -186,7 +186,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let existed = admin(&runtime, &ns.ns)?.delete(&key).with_context(|| format!("delete `{key}`"))?;
             println!("{}", if existed { "deleted" } else { "not found" });
         }
-        Command::List { prefix, limit, cursor, all, json, ns } => list(&runtime, &ns.ns, &prefix, limit, cursor, all, json)?,
+        Command::List { prefix, limit, cursor, all, json, ns } => {
+            list(&runtime, &ns.ns, &prefix, limit, cursor, all, json)?
+        }
         Command::Quota { json, ns } => {
             let info = admin(&runtime, &ns.ns)?.quota()?;
             print_usage(&[info], json);

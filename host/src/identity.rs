@@ -62,7 +62,8 @@ impl ProcessIdentity {
 
     /// What the process may do in `namespace`.
     pub fn access_to(&self, namespace: &str) -> Access {
-        let own_user = self.user.as_ref().is_some_and(|user| namespace.strip_prefix(USER_PREFIX) == Some(user.as_str()));
+        let own_user =
+            self.user.as_ref().is_some_and(|user| namespace.strip_prefix(USER_PREFIX) == Some(user.as_str()));
         if self.is_system() || namespace == self.own_namespace() || own_user { Access::ReadWrite } else { Access::None }
     }
 }

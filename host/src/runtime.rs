@@ -105,7 +105,9 @@ impl RuntimeBuilder {
             clock: self.clock,
         });
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { inner: Arc::new(Inner { engine, linker, storage, shared, cache_dir: self.cache_dir, _ticker: ticker }) })
+        Ok(Runtime {
+            inner: Arc::new(Inner { engine, linker, storage, shared, cache_dir: self.cache_dir, _ticker: ticker }),
+        })
     }
 }
 

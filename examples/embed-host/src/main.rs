@@ -43,7 +43,10 @@ fn main() -> anyhow::Result<()> {
     for namespace in runtime.backend().namespaces()? {
         admin.use_namespace(&namespace)?;
         let quota = admin.quota()?;
-        println!("{:<12} {:>8} of {:>9} bytes, {:>3} keys", quota.namespace, quota.used_bytes, quota.quota_bytes, quota.key_count);
+        println!(
+            "{:<12} {:>8} of {:>9} bytes, {:>3} keys",
+            quota.namespace, quota.used_bytes, quota.quota_bytes, quota.key_count
+        );
     }
     Ok(())
 }

@@ -12,7 +12,6 @@
 //! notes quota [--mine]                      print usage and quota
 //! ```
 
-
 /// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
 #[allow(unsafe_code, missing_docs)]
 mod bindings {
@@ -87,17 +86,25 @@ fn main() -> ExitCode {
     };
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match words.as_slice() {
-        ["add", id, text @ ..] if !text.is_empty() => target.set(&note_key(id), text.join(" ").as_bytes(), ttl).map(|()| {
-            println!("saved {id}");
-        }),
+        ["add", id, text @ ..] if !text.is_empty() => {
+            target.set(&note_key(id), text.join(" ").as_bytes(), ttl).map(|()| {
+                println!("saved {id}");
+            })
+        }
         ["show", id] => target.get(&note_key(id)).map(|text| println!("{}", String::from_utf8_lossy(&text))),
-        ["rm", id] => target.delete(&note_key(id)).map(|existed| println!("{}", if existed { "removed" } else { "no such note" })),
+        ["rm", id] => {
+            target.delete(&note_key(id)).map(|existed| println!("{}", if existed { "removed" } else { "no such note" }))
+        }
         ["ls"] | ["ls", _] => list(&target, words.get(1).copied().unwrap_or("")),
         ["count"] => count(),
         ["quota"] => target.quota().map(|q| {
             println!("{}: {} of {} bytes used, {} keys", q.namespace, q.used_bytes, q.quota_bytes, q.key_count);
         }),
-        _ => return fail("usage: notes add ID TEXT | show ID | rm ID | ls [PREFIX] | count | quota  [--mine] [--ttl SECS]"),
+        _ => {
+            return fail(
+                "usage: notes add ID TEXT | show ID | rm ID | ls [PREFIX] | count | quota  [--mine] [--ttl SECS]",
+            );
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -93,7 +93,9 @@ pub fn is_sealed_composition(wasm: &[u8], storage: &[u8]) -> Result<bool> {
                     match instance? {
                         ComponentInstance::Instantiate { component_index, args } => {
                             for arg in args.iter() {
-                                if arg.kind == ComponentExternalKind::Instance && privileged_instances.contains(&arg.index) {
+                                if arg.kind == ComponentExternalKind::Instance
+                                    && privileged_instances.contains(&arg.index)
+                                {
                                     if trusted_components.contains(&component_index) {
                                         used_by_storage = true;
                                     } else {

@@ -128,7 +128,10 @@ impl Runtime {
                     return Ok(AppExit::Exited(exit.0));
                 }
                 if store.data().limits.exceeded {
-                    bail!("app `{name}` exceeded its memory limit of {} bytes and was stopped", limits.memory_limit_bytes);
+                    bail!(
+                        "app `{name}` exceeded its memory limit of {} bytes and was stopped",
+                        limits.memory_limit_bytes
+                    );
                 }
                 if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
                     bail!("app `{name}` ran longer than its limit of {} s and was stopped", limits.timeout_secs);

@@ -63,15 +63,12 @@ impl Backend for FsBackend {
         let mut answers = Vec::with_capacity(queries.len());
         for query in queries {
             answers.push(match (query, &table) {
-                (Query::Get(key), Some(table)) => Answer::Got(
-                    table
-                        .get((namespace, key.as_slice()))
-                        .map_err(|e| failure("read", e))?
-                        .map(|guard| {
-                            let (version, value) = guard.value();
-                            Entry { key: key.clone(), value: value.to_vec(), version }
-                        }),
-                ),
+                (Query::Get(key), Some(table)) => {
+                    Answer::Got(table.get((namespace, key.as_slice())).map_err(|e| failure("read", e))?.map(|guard| {
+                        let (version, value) = guard.value();
+                        Entry { key: key.clone(), value: value.to_vec(), version }
+                    }))
+                }
                 (Query::Scan { start, end, limit, keys_only }, Some(table)) if start < end => {
                     let range = table
                         .range((namespace, start.as_slice())..(namespace, end.as_slice()))

@@ -50,7 +50,11 @@ impl Backend for MemoryBackend {
             .map(|query| match query {
                 Query::Get(key) => Answer::Got(space.get_key_value(key).map(|kv| entry(kv, false))),
                 Query::Scan { start, end, limit, keys_only } if start < end => Answer::Scanned(
-                    space.range(start.clone()..end.clone()).take(*limit as usize).map(|kv| entry(kv, *keys_only)).collect(),
+                    space
+                        .range(start.clone()..end.clone())
+                        .take(*limit as usize)
+                        .map(|kv| entry(kv, *keys_only))
+                        .collect(),
                 ),
                 Query::Scan { .. } => Answer::Scanned(Vec::new()),
             })

@@ -24,8 +24,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Applies `mutations` in `namespace` atomically if every condition holds; otherwise
     /// applies nothing and reports the first condition that failed.
-    fn commit(&self, namespace: &str, conditions: &[Condition], mutations: Vec<Mutation>)
-    -> Result<CommitResult, BackendError>;
+    fn commit(
+        &self,
+        namespace: &str,
+        conditions: &[Condition],
+        mutations: Vec<Mutation>,
+    ) -> Result<CommitResult, BackendError>;
 
     /// Every namespace that holds data, in ascending order (for administration).
     fn namespaces(&self) -> Result<Vec<String>, BackendError>;

@@ -5,10 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::backend::*;
 
+/// One namespace: key → (value, version).
+type Space = BTreeMap<Vec<u8>, (Vec<u8>, u64)>;
+
 /// Namespaced ordered maps with versions, like the host's memory backend.
 #[derive(Default)]
 pub struct MapBackend {
-    spaces: RefCell<HashMap<String, BTreeMap<Vec<u8>, (Vec<u8>, u64)>>>,
+    spaces: RefCell<HashMap<String, Space>>,
     version: Cell<u64>,
     /// Fails every commit while set, to check that failures change nothing.
     pub fail_commits: Cell<bool>,

@@ -13,7 +13,11 @@ use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefini
 
 use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
 
-const ENTRIES: TableDefinition<(&str, &[u8]), (u64, &[u8])> = TableDefinition::new("entries");
+/// `(namespace, key)`: namespaces apart, keys bytewise within one.
+type NamespacedKey = (&'static str, &'static [u8]);
+/// `(version, value)`.
+type VersionedValue = (u64, &'static [u8]);
+const ENTRIES: TableDefinition<NamespacedKey, VersionedValue> = TableDefinition::new("entries");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const LAST_VERSION: &str = "last-version";
 /// The database file's name inside the data directory.

@@ -215,3 +215,16 @@ fn run_serves_an_app_its_namespace_and_returns_its_exit_code() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("only the storage component may use"), "{}", stderr(&out));
 }
+
+#[test]
+fn compose_writes_an_app_that_run_accepts_as_already_composed() {
+    let cli = Cli::new();
+    let composed = cli.data.path().join("notes-composed.wasm");
+    let storage = cli.data.path().join("storage.wasm");
+    cli.ok(&["compose", guest("notes").to_str().unwrap(), "--output", composed.to_str().unwrap()]);
+    cli.ok(&["component", "-o", storage.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&storage).unwrap(), zero_storage::runtime::STORAGE_COMPONENT);
+    let composed = composed.to_str().unwrap();
+    assert_eq!(cli.ok(&["run", "--app", "notes", composed, "add", "c", "composed"]).trim(), "saved c");
+    assert_eq!(cli.ok(&["get", "note/c", "--ns", "app:notes"]), "composed");
+}

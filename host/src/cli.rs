@@ -114,6 +114,20 @@ enum Command {
     },
     /// Reclaim the space of expired entries in every namespace.
     Sweep,
+    /// Write the storage component this host embeds, e.g. to compose apps with `wac plug`.
+    Component {
+        /// Where to write the component.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Compose an app with the storage component ahead of time (like `wac plug`).
+    Compose {
+        /// The app component (.wasm) that imports zero:storage/store.
+        wasm: PathBuf,
+        /// Where to write the composed component.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Run a wasi:cli app component with storage in its own namespace.
     Run {
         /// The app's name; its namespace is `app:NAME`.
@@ -167,8 +181,22 @@ fn admin(runtime: &Runtime, namespace: &str) -> anyhow::Result<Process> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // These two need no data directory.
+    match &cli.command {
+        Command::Component { output } => {
+            write_file(output, zero_storage::runtime::STORAGE_COMPONENT)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Compose { wasm, output } => {
+            let app = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+            write_file(output, &zero_storage::app::compose(&app)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let runtime = runtime(&cli.global)?;
     match cli.command {
+        Command::Component { .. } | Command::Compose { .. } => unreachable!("handled above"),
         Command::Set { key, value, ttl, ns } => {
             let value = match value {
                 Some(value) => value.into_bytes(),
@@ -228,6 +256,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads a value from stdin, byte for byte, stopping one byte past the limit so an oversized

@@ -384,7 +384,7 @@ fn take_put_value(mutations: &mut [Mutation], data_key: &[u8]) -> Vec<u8> {
 }
 
 fn corrupt_usage() -> Error {
-    Error::Backend("the stored usage record disagrees with the entries; run a repair".into())
+    Error::Backend("the stored usage record disagrees with the stored entries; the data may be damaged".into())
 }
 
 fn contended() -> Error {

@@ -1,7 +1,7 @@
 //! The `zero-storage` command-line tool: administer namespaces and run app components.
 //!
-//! Exit codes: 0 success, 1 error, 2 bad usage, 3 key not found (`get`, `delete` of a missing
-//! key with `--strict`), and an app's own exit code for `run`.
+//! Exit codes: 0 success, 1 error, 2 bad usage, 3 key not found (`get` of a missing key), and an
+//! app's own exit code for `run`.
 
 mod cli;
 

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
 
@@ -99,7 +99,9 @@ impl Backend for FsBackend {
         conditions: &[Condition],
         mutations: Vec<Mutation>,
     ) -> Result<CommitResult, BackendError> {
-        let txn = self.db.begin_write().map_err(|e| failure("start a write", e))?;
+        let mut txn = self.db.begin_write().map_err(|e| failure("start a write", e))?;
+        // redb's default, stated here because the guarantee depends on it: fsync before return.
+        txn.set_durability(Durability::Immediate).map_err(|e| failure("set durability", e))?;
         let version = {
             let mut entries = txn.open_table(ENTRIES).map_err(|e| failure("open its table", e))?;
             for (index, condition) in conditions.iter().enumerate() {

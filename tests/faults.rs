@@ -28,7 +28,7 @@ impl Backend for FlakyBackend {
         &self,
         namespace: &str,
         conditions: &[Condition],
-        mutations: Vec<Mutation>,
+        mutations: Vec<Mutation<'_>>,
     ) -> Result<CommitResult, BackendError> {
         if self.fail_commits.load(Ordering::SeqCst) {
             return Err(BackendError("injected commit failure".into()));

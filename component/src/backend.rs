@@ -2,6 +2,8 @@
 //! [`Identity`] that says who is calling. In the component both are WIT imports served by the
 //! host; in unit tests they are plain Rust.
 
+use std::borrow::Cow;
+
 /// One stored entry, as the backend returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -49,11 +51,12 @@ pub struct Condition {
     pub version: Option<u64>,
 }
 
-/// One change in a commit.
+/// One change in a commit. Values may be borrowed, so a value travels from the caller to the
+/// backend without being copied inside the storage logic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mutation {
+pub enum Mutation<'a> {
     /// Store a value under a key.
-    Put(Vec<u8>, Vec<u8>),
+    Put(Vec<u8>, Cow<'a, [u8]>),
     /// Remove a key (absent is fine).
     Delete(Vec<u8>),
 }
@@ -73,8 +76,12 @@ pub trait Backend {
     /// Answers `queries` in `namespace` from one consistent snapshot.
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String>;
     /// Applies `mutations` atomically if every condition holds.
-    fn commit(&self, namespace: &str, conditions: &[Condition], mutations: &[Mutation])
-    -> Result<CommitResult, String>;
+    fn commit(
+        &self,
+        namespace: &str,
+        conditions: &[Condition],
+        mutations: &[Mutation<'_>],
+    ) -> Result<CommitResult, String>;
 }
 
 /// What a process may do in a namespace.

@@ -46,7 +46,7 @@ impl Backend for HostBackend {
         &self,
         namespace: &str,
         conditions: &[logic::Condition],
-        mutations: &[logic::Mutation],
+        mutations: &[logic::Mutation<'_>],
     ) -> Result<logic::CommitResult, String> {
         let conditions: Vec<backend::Condition<'_>> =
             conditions.iter().map(|c| backend::Condition { key: &c.key, version: c.version }).collect();
@@ -105,6 +105,7 @@ impl From<Error> for types::Error {
             Error::InvalidArgument(why) => types::Error::InvalidArgument(why),
             Error::PermissionDenied => types::Error::PermissionDenied,
             Error::Backend(why) => types::Error::BackendError(why),
+            Error::PreconditionFailed(index) => types::Error::PreconditionFailed(index),
         }
     }
 }
@@ -124,6 +125,77 @@ fn quota(info: crate::QuotaInfo) -> types::QuotaInfo {
     }
 }
 
+fn versioned(value: crate::Versioned) -> types::VersionedValue {
+    types::VersionedValue { value: value.value, version: value.version }
+}
+
+fn preconditions(list: Vec<types::Precondition>) -> Vec<crate::Precondition> {
+    list.into_iter()
+        .map(|precondition| match precondition {
+            types::Precondition::Absent(key) => crate::Precondition::Absent(key),
+            types::Precondition::Exists(key) => crate::Precondition::Exists(key),
+            types::Precondition::VersionIs((key, version)) => crate::Precondition::VersionIs(key, version),
+            types::Precondition::ValueEquals((key, value)) => crate::Precondition::ValueEquals(key, value),
+        })
+        .collect()
+}
+
+fn writes(list: Vec<types::Write>) -> Vec<crate::Write> {
+    list.into_iter()
+        .map(|write| match write {
+            types::Write::Set(set) => crate::Write::Set { key: set.key, value: set.value, ttl_secs: set.ttl_secs },
+            types::Write::Delete(key) => crate::Write::Delete(key),
+        })
+        .collect()
+}
+
+/// The operations `store` offers both as free functions (own namespace) and as `bucket`
+/// methods, written once over a resolved namespace.
+mod ops {
+    use super::*;
+
+    pub fn get(ns: &Namespace, key: String) -> Outcome<Vec<u8>> {
+        with_storage(|s| s.get(ns, &key)).map_err(Into::into)
+    }
+    pub fn set(ns: &Namespace, key: String, value: Vec<u8>, ttl_secs: u64) -> Outcome<()> {
+        with_storage(|s| s.set(ns, &key, &value, ttl_secs)).map_err(Into::into)
+    }
+    pub fn delete(ns: &Namespace, key: String) -> Outcome<bool> {
+        with_storage(|s| s.delete(ns, &key)).map_err(Into::into)
+    }
+    pub fn exists(ns: &Namespace, key: String) -> Outcome<bool> {
+        with_storage(|s| s.exists(ns, &key)).map_err(Into::into)
+    }
+    pub fn list(ns: &Namespace, prefix: String, limit: u32, cursor: Option<String>) -> Outcome<types::ListPage> {
+        with_storage(|s| s.list(ns, &prefix, limit, cursor.as_deref())).map(page).map_err(Into::into)
+    }
+    pub fn quota(ns: &Namespace) -> Outcome<types::QuotaInfo> {
+        with_storage(|s| s.quota(ns)).map(super::quota).map_err(Into::into)
+    }
+    pub fn get_versioned(ns: &Namespace, key: String) -> Outcome<types::VersionedValue> {
+        with_storage(|s| s.get_versioned(ns, &key)).map(versioned).map_err(Into::into)
+    }
+    pub fn get_many(ns: &Namespace, keys: Vec<String>) -> Outcome<Vec<Option<Vec<u8>>>> {
+        with_storage(|s| s.get_many(ns, &keys)).map_err(Into::into)
+    }
+    pub fn set_many(ns: &Namespace, entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Outcome<()> {
+        with_storage(|s| s.set_many(ns, &entries, ttl_secs)).map_err(Into::into)
+    }
+    pub fn delete_many(ns: &Namespace, keys: Vec<String>) -> Outcome<u64> {
+        with_storage(|s| s.delete_many(ns, &keys)).map_err(Into::into)
+    }
+    pub fn increment(ns: &Namespace, key: String, delta: i64) -> Outcome<i64> {
+        with_storage(|s| s.increment(ns, &key, delta)).map_err(Into::into)
+    }
+    pub fn transact(ns: &Namespace, pre: Vec<types::Precondition>, w: Vec<types::Write>) -> Outcome<u64> {
+        with_storage(|s| s.transact(ns, &preconditions(pre), &writes(w))).map_err(Into::into)
+    }
+}
+
+fn own() -> Namespace {
+    with_storage(|s| s.own().clone())
+}
+
 /// The component itself.
 struct Component;
 
@@ -135,22 +207,40 @@ impl store::GuestBucket for Bucket {
         self.0.name().to_owned()
     }
     fn get(&self, key: String) -> Outcome<Vec<u8>> {
-        with_storage(|s| s.get(&self.0, &key)).map_err(Into::into)
+        ops::get(&self.0, key)
     }
     fn set(&self, key: String, value: Vec<u8>, ttl_secs: u64) -> Outcome<()> {
-        with_storage(|s| s.set(&self.0, &key, value, ttl_secs)).map_err(Into::into)
+        ops::set(&self.0, key, value, ttl_secs)
     }
     fn delete(&self, key: String) -> Outcome<bool> {
-        with_storage(|s| s.delete(&self.0, &key)).map_err(Into::into)
+        ops::delete(&self.0, key)
     }
     fn exists(&self, key: String) -> Outcome<bool> {
-        with_storage(|s| s.exists(&self.0, &key)).map_err(Into::into)
+        ops::exists(&self.0, key)
     }
     fn list(&self, prefix: String, limit: u32, cursor: Option<String>) -> Outcome<types::ListPage> {
-        with_storage(|s| s.list(&self.0, &prefix, limit, cursor.as_deref())).map(page).map_err(Into::into)
+        ops::list(&self.0, prefix, limit, cursor)
     }
     fn quota(&self) -> Outcome<types::QuotaInfo> {
-        with_storage(|s| s.quota(&self.0)).map(quota).map_err(Into::into)
+        ops::quota(&self.0)
+    }
+    fn get_versioned(&self, key: String) -> Outcome<types::VersionedValue> {
+        ops::get_versioned(&self.0, key)
+    }
+    fn get_many(&self, keys: Vec<String>) -> Outcome<Vec<Option<Vec<u8>>>> {
+        ops::get_many(&self.0, keys)
+    }
+    fn set_many(&self, entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Outcome<()> {
+        ops::set_many(&self.0, entries, ttl_secs)
+    }
+    fn delete_many(&self, keys: Vec<String>) -> Outcome<u64> {
+        ops::delete_many(&self.0, keys)
+    }
+    fn increment(&self, key: String, delta: i64) -> Outcome<i64> {
+        ops::increment(&self.0, key, delta)
+    }
+    fn transact(&self, preconditions: Vec<types::Precondition>, writes: Vec<types::Write>) -> Outcome<u64> {
+        ops::transact(&self.0, preconditions, writes)
     }
 }
 
@@ -161,22 +251,40 @@ impl store::Guest for Component {
         with_storage(|s| s.open(&namespace)).map(|ns| store::Bucket::new(Bucket(ns))).map_err(Into::into)
     }
     fn get(key: String) -> Outcome<Vec<u8>> {
-        with_storage(|s| s.get(s.own(), &key)).map_err(Into::into)
+        ops::get(&own(), key)
     }
     fn set(key: String, value: Vec<u8>, ttl_secs: u64) -> Outcome<()> {
-        with_storage(|s| s.set(s.own(), &key, value, ttl_secs)).map_err(Into::into)
+        ops::set(&own(), key, value, ttl_secs)
     }
     fn delete(key: String) -> Outcome<bool> {
-        with_storage(|s| s.delete(s.own(), &key)).map_err(Into::into)
+        ops::delete(&own(), key)
     }
     fn exists(key: String) -> Outcome<bool> {
-        with_storage(|s| s.exists(s.own(), &key)).map_err(Into::into)
+        ops::exists(&own(), key)
     }
     fn list(prefix: String, limit: u32, cursor: Option<String>) -> Outcome<types::ListPage> {
-        with_storage(|s| s.list(s.own(), &prefix, limit, cursor.as_deref())).map(page).map_err(Into::into)
+        ops::list(&own(), prefix, limit, cursor)
     }
     fn quota() -> Outcome<types::QuotaInfo> {
-        with_storage(|s| s.quota(s.own())).map(quota).map_err(Into::into)
+        ops::quota(&own())
+    }
+    fn get_versioned(key: String) -> Outcome<types::VersionedValue> {
+        ops::get_versioned(&own(), key)
+    }
+    fn get_many(keys: Vec<String>) -> Outcome<Vec<Option<Vec<u8>>>> {
+        ops::get_many(&own(), keys)
+    }
+    fn set_many(entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Outcome<()> {
+        ops::set_many(&own(), entries, ttl_secs)
+    }
+    fn delete_many(keys: Vec<String>) -> Outcome<u64> {
+        ops::delete_many(&own(), keys)
+    }
+    fn increment(key: String, delta: i64) -> Outcome<i64> {
+        ops::increment(&own(), key, delta)
+    }
+    fn transact(preconditions: Vec<types::Precondition>, writes: Vec<types::Write>) -> Outcome<u64> {
+        ops::transact(&own(), preconditions, writes)
     }
 }
 

@@ -19,6 +19,8 @@ pub enum Error {
     PermissionDenied,
     /// The backend failed; the text is safe to show to applications.
     Backend(String),
+    /// The transaction's precondition at this index did not hold; nothing was written.
+    PreconditionFailed(u32),
 }
 
 /// The result type of the storage logic.
@@ -34,6 +36,7 @@ impl fmt::Display for Error {
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::PermissionDenied => f.write_str("permission denied"),
             Error::Backend(why) => write!(f, "backend error: {why}"),
+            Error::PreconditionFailed(index) => write!(f, "precondition {index} failed"),
         }
     }
 }

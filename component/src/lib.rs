@@ -7,6 +7,7 @@
 //! built natively, the same logic is unit-tested and shared with the host (limits, namespace
 //! names).
 
+pub mod atomic;
 pub mod backend;
 pub mod cursor;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod layout;
 pub mod limits;
 pub mod namespace;
 pub mod storage;
+mod update;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
@@ -21,5 +23,6 @@ mod bindings;
 #[cfg(test)]
 mod testing;
 
+pub use atomic::{Precondition, Versioned, Write};
 pub use error::{Error, Result};
 pub use storage::{ListPage, Namespace, QuotaInfo, Storage};

@@ -5,6 +5,7 @@
 //! another writer got in first the commit reports a conflict and the write starts over, so
 //! usage is exact without locks and works the same on a single file or a distributed engine.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use crate::backend::{Access, Answer, Backend, CommitResult, Condition, Entry, Identity, Mutation, Query};
@@ -12,9 +13,8 @@ use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
 use crate::limits::{check_key, check_prefix, check_value, expiry_ms, page_size};
 use crate::namespace::check_namespace;
+use crate::update::{MAX_ATTEMPTS, Planned, corrupt_usage};
 
-/// How many times a write starts over after losing a race before it gives up.
-const MAX_ATTEMPTS: u32 = 500;
 /// Expired entries reclaimed per commit, which bounds the size of one commit.
 const RECLAIM_BATCH: u32 = 128;
 /// Backend scans a single `list` call may make while skipping expired entries.
@@ -32,6 +32,16 @@ impl Namespace {
     /// The namespace's name, e.g. `app:notes`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether the caller may write here.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The namespace's quota in bytes.
+    pub fn quota_bytes(&self) -> u64 {
+        self.quota_bytes
     }
 }
 
@@ -64,24 +74,15 @@ pub struct Storage<B, I> {
     own: OnceCell<Namespace>,
 }
 
-/// What a write does to its key.
-enum Change {
-    Set { value: Vec<u8>, ttl_secs: u64 },
-    Delete,
-}
-
-/// The state a write is based on, read from one snapshot.
-struct Snapshot {
-    usage: Usage,
-    usage_version: Option<u64>,
-    meta: Option<Meta>,
-    meta_version: Option<u64>,
-}
-
 impl<B: Backend, I: Identity> Storage<B, I> {
     /// Storage for the process that `identity` describes.
     pub fn new(backend: B, identity: I) -> Self {
         Storage { backend, identity, own: OnceCell::new() }
+    }
+
+    /// Who is calling, and the clock.
+    pub(crate) fn identity(&self) -> &I {
+        &self.identity
     }
 
     /// The caller's own namespace (resolved once per process).
@@ -137,16 +138,27 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Stores `value` under `key`, expiring after `ttl_secs` seconds (0 = never).
-    pub fn set(&self, ns: &Namespace, key: &str, value: Vec<u8>, ttl_secs: u64) -> Result<()> {
+    pub fn set(&self, ns: &Namespace, key: &str, value: &[u8], ttl_secs: u64) -> Result<()> {
         check_key(key)?;
-        check_value(&value)?;
-        self.write(ns, key, Change::Set { value, ttl_secs }).map(|_| ())
+        check_value(value)?;
+        let expires_at_ms = self.expiry(ttl_secs)?;
+        self.update(ns, &[key], false, |_| {
+            Ok((vec![Planned::Set { key, value: Cow::Borrowed(value), expires_at_ms }], ()))
+        })?;
+        Ok(())
     }
 
     /// Removes `key`; returns whether a live entry existed.
     pub fn delete(&self, ns: &Namespace, key: &str) -> Result<bool> {
         check_key(key)?;
-        self.write(ns, key, Change::Delete)
+        let (existed, _) =
+            self.update(ns, &[key], false, |view| Ok((vec![Planned::Delete { key }], view.get(key).is_some())))?;
+        Ok(existed)
+    }
+
+    /// The expiry for a time to live given now (0 = never), asking the clock only if needed.
+    pub(crate) fn expiry(&self, ttl_secs: u64) -> Result<Option<u64>> {
+        if ttl_secs == 0 { Ok(None) } else { expiry_ms(self.identity.now_ms(), ttl_secs) }
     }
 
     /// One page of the live keys starting with `prefix`, after `cursor`.
@@ -212,88 +224,8 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         self.reclaim_expired(ns, self.identity.now_ms())
     }
 
-    fn write(&self, ns: &Namespace, key: &str, mut change: Change) -> Result<bool> {
-        if !ns.writable {
-            return Err(Error::PermissionDenied);
-        }
-        let mut now = None;
-        let mut clock = || *now.get_or_insert_with(|| self.identity.now_ms());
-        let expiry = match &change {
-            Change::Set { ttl_secs, .. } => expiry_ms(if *ttl_secs > 0 { clock() } else { 0 }, *ttl_secs)?,
-            Change::Delete => None,
-        };
-        let mut reclaimed = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let snap = self.snapshot(ns, key)?;
-            let existed = snap.meta.is_some_and(|meta| !meta.is_expired_lazy(&mut clock));
-            let old_size = snap.meta.map_or(0, |meta| key.len() as u64 + u64::from(meta.value_len));
-            let mut usage = snap.usage;
-            usage.bytes = usage.bytes.checked_sub(old_size).ok_or_else(corrupt_usage)?;
-            usage.keys = usage.keys.checked_sub(u64::from(snap.meta.is_some())).ok_or_else(corrupt_usage)?;
-            let mut mutations = Vec::with_capacity(5);
-            if let Some(Meta { expires_at_ms: Some(at), .. }) = snap.meta {
-                mutations.push(Mutation::Delete(layout::expiry_key(at, key.as_bytes())));
-            }
-            match &mut change {
-                Change::Delete if snap.meta.is_none() => return Ok(false),
-                Change::Delete => {
-                    mutations.push(Mutation::Delete(layout::meta_key(key.as_bytes())));
-                    mutations.push(Mutation::Delete(layout::data_key(key.as_bytes())));
-                }
-                Change::Set { value, .. } => {
-                    let value_len = value.len() as u32; // at most MAX_VALUE_BYTES, checked above
-                    usage.bytes += key.len() as u64 + u64::from(value_len);
-                    usage.keys += 1;
-                    // Writes that do not grow usage are always allowed, even over quota.
-                    if usage.bytes > ns.quota_bytes && usage.bytes > snap.usage.bytes {
-                        if !reclaimed && self.reclaim_expired(ns, clock())? > 0 {
-                            reclaimed = true;
-                            continue;
-                        }
-                        return Err(Error::QuotaExceeded);
-                    }
-                    let meta = Meta { value_len, expires_at_ms: expiry };
-                    mutations.push(Mutation::Put(layout::meta_key(key.as_bytes()), meta.encode()));
-                    mutations.push(Mutation::Put(layout::data_key(key.as_bytes()), std::mem::take(value)));
-                    if let Some(at) = expiry {
-                        mutations.push(Mutation::Put(
-                            layout::expiry_key(at, key.as_bytes()),
-                            layout::encode_expiry_value(value_len),
-                        ));
-                    }
-                }
-            }
-            mutations.push(Mutation::Put(USAGE_KEY.to_vec(), usage.encode()));
-            let conditions = vec![
-                Condition { key: USAGE_KEY.to_vec(), version: snap.usage_version },
-                Condition { key: layout::meta_key(key.as_bytes()), version: snap.meta_version },
-            ];
-            if let CommitResult::Committed(_) = self.commit(ns, &conditions, &mutations)? {
-                return Ok(existed);
-            }
-            // Lost a race: take the value back for the next attempt instead of copying it.
-            if let Change::Set { value, .. } = &mut change {
-                *value = take_put_value(&mut mutations, &layout::data_key(key.as_bytes()));
-            }
-        }
-        Err(contended())
-    }
-
-    fn snapshot(&self, ns: &Namespace, key: &str) -> Result<Snapshot> {
-        let mut answers =
-            self.read(ns, vec![Query::Get(USAGE_KEY.to_vec()), Query::Get(layout::meta_key(key.as_bytes()))])?;
-        let meta = take_got(&mut answers, 1)?;
-        let usage = take_got(&mut answers, 0)?;
-        Ok(Snapshot {
-            usage: usage.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default(),
-            usage_version: usage.map(|entry| entry.version),
-            meta: meta.as_ref().map(|entry| Meta::decode(&entry.value)).transpose()?,
-            meta_version: meta.map(|entry| entry.version),
-        })
-    }
-
     /// Removes entries that expired at or before `now_ms`, in bounded batches; returns how many.
-    fn reclaim_expired(&self, ns: &Namespace, now_ms: u64) -> Result<u64> {
+    pub(crate) fn reclaim_expired(&self, ns: &Namespace, now_ms: u64) -> Result<u64> {
         let mut reclaimed = 0;
         let mut attempts = 0;
         loop {
@@ -325,7 +257,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 mutations.push(Mutation::Delete(layout::data_key(key)));
                 mutations.push(Mutation::Delete(entry.key.clone()));
             }
-            mutations.push(Mutation::Put(USAGE_KEY.to_vec(), usage.encode()));
+            mutations.push(Mutation::Put(USAGE_KEY.to_vec(), Cow::Owned(usage.encode())));
             match self.commit(ns, &conditions, &mutations)? {
                 CommitResult::Committed(_) => reclaimed += expired.len() as u64,
                 CommitResult::Conflict(_) => {
@@ -338,7 +270,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         }
     }
 
-    fn read(&self, ns: &Namespace, queries: Vec<Query>) -> Result<Vec<Answer>> {
+    pub(crate) fn read(&self, ns: &Namespace, queries: Vec<Query>) -> Result<Vec<Answer>> {
         let answers = self.backend.read(&ns.name, &queries).map_err(Error::Backend)?;
         let expected = queries.len();
         if answers.len() != expected {
@@ -347,7 +279,12 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         Ok(answers)
     }
 
-    fn commit(&self, ns: &Namespace, conditions: &[Condition], mutations: &[Mutation]) -> Result<CommitResult> {
+    pub(crate) fn commit(
+        &self,
+        ns: &Namespace,
+        conditions: &[Condition],
+        mutations: &[Mutation<'_>],
+    ) -> Result<CommitResult> {
         self.backend.commit(&ns.name, conditions, mutations).map_err(Error::Backend)
     }
 }
@@ -359,7 +296,7 @@ impl Meta {
     }
 }
 
-fn take_got(answers: &mut [Answer], index: usize) -> Result<Option<Entry>> {
+pub(crate) fn take_got(answers: &mut [Answer], index: usize) -> Result<Option<Entry>> {
     match answers.get_mut(index) {
         Some(Answer::Got(entry)) => Ok(entry.take()),
         _ => Err(Error::Backend("the backend answered a get with something else".into())),
@@ -371,20 +308,6 @@ fn take_scanned(answers: &mut [Answer], index: usize) -> Result<Vec<Entry>> {
         Some(Answer::Scanned(entries)) => Ok(std::mem::take(entries)),
         _ => Err(Error::Backend("the backend answered a scan with something else".into())),
     }
-}
-
-fn take_put_value(mutations: &mut [Mutation], data_key: &[u8]) -> Vec<u8> {
-    mutations
-        .iter_mut()
-        .find_map(|mutation| match mutation {
-            Mutation::Put(key, value) if key == data_key => Some(std::mem::take(value)),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn corrupt_usage() -> Error {
-    Error::Backend("the stored usage record disagrees with the stored entries; the data may be damaged".into())
 }
 
 fn contended() -> Error {

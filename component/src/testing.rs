@@ -55,7 +55,7 @@ impl Backend for &MapBackend {
         &self,
         namespace: &str,
         conditions: &[Condition],
-        mutations: &[Mutation],
+        mutations: &[Mutation<'_>],
     ) -> Result<CommitResult, String> {
         if self.fail_commits.get() {
             return Err("injected failure".into());
@@ -71,7 +71,7 @@ impl Backend for &MapBackend {
         self.version.set(version);
         for mutation in mutations {
             match mutation {
-                Mutation::Put(key, value) => space.insert(key.clone(), (value.clone(), version)),
+                Mutation::Put(key, value) => space.insert(key.clone(), (value.to_vec(), version)),
                 Mutation::Delete(key) => space.remove(key),
             };
         }

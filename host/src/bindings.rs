@@ -1,6 +1,8 @@
 //! The wasmtime side of the WIT contract: generated bindings for the `storage` world, and the
 //! host's implementation of the `backend` and `identity` imports for one process.
 
+use std::borrow::Cow;
+
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -19,7 +21,10 @@ mod generated {
 pub(crate) use generated::Storage;
 pub(crate) use generated::exports::zero::storage::store::ListPage as WitListPage;
 pub(crate) use generated::exports::zero::storage::store::QuotaInfo as WitQuotaInfo;
-pub(crate) use generated::zero::storage::types::Error as WitError;
+pub(crate) use generated::zero::storage::types::{
+    Error as WitError, Precondition as WitPrecondition, SetWrite as WitSetWrite, VersionedValue as WitVersionedValue,
+    Write as WitWrite,
+};
 use generated::zero::storage::{backend, identity, types};
 
 /// Everything one process's store holds.
@@ -132,7 +137,7 @@ impl backend::Host for ProcessState {
         let mutations = mutations
             .into_iter()
             .map(|mutation| match mutation {
-                backend::Mutation::Put((key, value)) => contract::Mutation::Put(key, value),
+                backend::Mutation::Put((key, value)) => contract::Mutation::Put(key, Cow::Owned(value)),
                 backend::Mutation::Delete(key) => contract::Mutation::Delete(key),
             })
             .collect();
@@ -176,6 +181,31 @@ impl From<WitError> for zero_storage_component::Error {
             WitError::InvalidArgument(why) => Error::InvalidArgument(why),
             WitError::PermissionDenied => Error::PermissionDenied,
             WitError::BackendError(why) => Error::Backend(why),
+            WitError::PreconditionFailed(index) => Error::PreconditionFailed(index),
+        }
+    }
+}
+
+impl From<&zero_storage_component::Precondition> for WitPrecondition {
+    fn from(precondition: &zero_storage_component::Precondition) -> Self {
+        use zero_storage_component::Precondition;
+        match precondition {
+            Precondition::Absent(key) => WitPrecondition::Absent(key.clone()),
+            Precondition::Exists(key) => WitPrecondition::Exists(key.clone()),
+            Precondition::VersionIs(key, version) => WitPrecondition::VersionIs((key.clone(), *version)),
+            Precondition::ValueEquals(key, value) => WitPrecondition::ValueEquals((key.clone(), value.clone())),
+        }
+    }
+}
+
+impl From<&zero_storage_component::Write> for WitWrite {
+    fn from(write: &zero_storage_component::Write) -> Self {
+        use zero_storage_component::Write;
+        match write {
+            Write::Set { key, value, ttl_secs } => {
+                WitWrite::Set(WitSetWrite { key: key.clone(), value: value.clone(), ttl_secs: *ttl_secs })
+            }
+            Write::Delete(key) => WitWrite::Delete(key.clone()),
         }
     }
 }

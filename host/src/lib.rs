@@ -35,6 +35,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use identity::ProcessIdentity;
-pub use process::{ListPage, Process, QuotaInfo};
+pub use process::{ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use zero_storage_component::Error as StorageError;

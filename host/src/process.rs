@@ -3,11 +3,13 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{ProcessState, Storage, WitError, WitListPage, WitQuotaInfo};
+use crate::bindings::{
+    ProcessState, Storage, WitError, WitListPage, WitPrecondition, WitQuotaInfo, WitVersionedValue, WitWrite,
+};
 use crate::error::{Error, Result};
 use crate::runtime::{STORAGE_CALL_DEADLINE, ticks};
 
-pub use zero_storage_component::{ListPage, QuotaInfo};
+pub use zero_storage_component::{ListPage, Precondition, QuotaInfo, Versioned, Write};
 
 /// One process's storage instance. Calls go through the real storage component, exactly as an
 /// app's calls do. By default they work on the process's own namespace; [`Process::use_namespace`]
@@ -89,6 +91,39 @@ impl Process {
             quota_bytes: info.quota_bytes,
             key_count: info.key_count,
         })
+    }
+
+    /// The value under `key` with its version, for a later `version-is` precondition.
+    pub fn get_versioned(&mut self, key: &str) -> Result<Versioned> {
+        let got: WitVersionedValue = dispatch!(self, call_get_versioned(key))?;
+        Ok(Versioned { value: got.value, version: got.version })
+    }
+
+    /// The values under `keys` from one snapshot (none where absent).
+    pub fn get_many(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        dispatch!(self, call_get_many(keys))
+    }
+
+    /// Stores every pair, all or nothing.
+    pub fn set_many(&mut self, entries: &[(String, Vec<u8>)], ttl_secs: u64) -> Result<()> {
+        dispatch!(self, call_set_many(entries, ttl_secs))
+    }
+
+    /// Removes every key, all or nothing; returns how many live entries existed.
+    pub fn delete_many(&mut self, keys: &[String]) -> Result<u64> {
+        dispatch!(self, call_delete_many(keys))
+    }
+
+    /// Atomically adds `delta` to the decimal counter under `key`; returns the new value.
+    pub fn increment(&mut self, key: &str, delta: i64) -> Result<i64> {
+        dispatch!(self, call_increment(key, delta))
+    }
+
+    /// Applies `writes` all or nothing if every precondition holds; returns the new version.
+    pub fn transact(&mut self, preconditions: &[Precondition], writes: &[Write]) -> Result<u64> {
+        let preconditions: Vec<WitPrecondition> = preconditions.iter().map(Into::into).collect();
+        let writes: Vec<WitWrite> = writes.iter().map(Into::into).collect();
+        dispatch!(self, call_transact(&preconditions, &writes))
     }
 
     /// Reclaims the expired entries of `namespace`; returns how many were removed.

@@ -8,7 +8,8 @@
 //! notes show ID [--mine]                    print a note
 //! notes rm ID [--mine]                      delete a note
 //! notes ls [PREFIX] [--mine]                list note ids, page by page
-//! notes count                               bump and print a counter
+//! notes mv ID NEW [--mine]                  rename a note (one atomic transaction)
+//! notes count                               bump and print a counter (atomic increment)
 //! notes quota [--mine]                      print usage and quota
 //! ```
 
@@ -22,7 +23,7 @@ use bindings::*;
 use std::process::ExitCode;
 
 use zero::storage::store::{self, Bucket};
-use zero::storage::types::Error;
+use zero::storage::types::{Error, Precondition, SetWrite, Write};
 
 /// Where a command stores: the app's own namespace or the user's.
 enum Target {
@@ -97,12 +98,13 @@ fn main() -> ExitCode {
         }
         ["ls"] | ["ls", _] => list(&target, words.get(1).copied().unwrap_or("")),
         ["count"] => count(),
+        ["mv", from, to] => rename(&target, from, to),
         ["quota"] => target.quota().map(|q| {
             println!("{}: {} of {} bytes used, {} keys", q.namespace, q.used_bytes, q.quota_bytes, q.key_count);
         }),
         _ => {
             return fail(
-                "usage: notes add ID TEXT | show ID | rm ID | ls [PREFIX] | count | quota  [--mine] [--ttl SECS]",
+                "usage: notes add ID TEXT | show ID | rm ID | mv ID NEW | ls [PREFIX] | count | quota  [--mine] [--ttl SECS]",
             );
         }
     };
@@ -130,15 +132,27 @@ fn list(target: &Target, prefix: &str) -> Result<(), Error> {
     }
 }
 
-/// Bumps a counter kept as decimal text.
+/// Bumps a counter atomically: concurrent runs never lose a count.
 fn count() -> Result<(), Error> {
-    let current = match store::get("counter") {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).parse::<u64>().unwrap_or(0),
-        Err(Error::NotFound) => 0,
-        Err(e) => return Err(e),
+    println!("{}", store::increment("counter", 1)?);
+    Ok(())
+}
+
+/// Renames a note in one transaction: the note must still be the one we read, and the new id
+/// must be free; then the copy and the delete happen together or not at all.
+fn rename(target: &Target, from: &str, to: &str) -> Result<(), Error> {
+    let (from, to) = (note_key(from), note_key(to));
+    let note = match target {
+        Target::Own => store::get_versioned(&from)?,
+        Target::User(bucket) => bucket.get_versioned(&from)?,
     };
-    store::set("counter", (current + 1).to_string().as_bytes(), 0)?;
-    println!("{}", current + 1);
+    let preconditions = [Precondition::VersionIs((from.clone(), note.version)), Precondition::Absent(to.clone())];
+    let writes = [Write::Set(SetWrite { key: to, value: note.value, ttl_secs: 0 }), Write::Delete(from)];
+    match target {
+        Target::Own => store::transact(&preconditions, &writes)?,
+        Target::User(bucket) => bucket.transact(&preconditions, &writes)?,
+    };
+    println!("renamed");
     Ok(())
 }
 
@@ -151,6 +165,8 @@ fn describe(error: &Error) -> String {
         Error::InvalidArgument(why) => format!("invalid argument: {why}"),
         Error::PermissionDenied => "permission denied".into(),
         Error::BackendError(why) => format!("storage failed: {why}"),
+        Error::PreconditionFailed(0) => "the note changed meanwhile; try again".into(),
+        Error::PreconditionFailed(_) => "the new id is already taken".into(),
     }
 }
 

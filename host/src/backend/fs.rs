@@ -97,7 +97,7 @@ impl Backend for FsBackend {
         &self,
         namespace: &str,
         conditions: &[Condition],
-        mutations: Vec<Mutation>,
+        mutations: Vec<Mutation<'_>>,
     ) -> Result<CommitResult, BackendError> {
         let mut txn = self.db.begin_write().map_err(|e| failure("start a write", e))?;
         // redb's default, stated here because the guarantee depends on it: fsync before return.
@@ -119,9 +119,7 @@ impl Backend for FsBackend {
             counters.insert(LAST_VERSION, version).map_err(|e| failure("write", e))?;
             for mutation in &mutations {
                 match mutation {
-                    Mutation::Put(key, value) => {
-                        entries.insert((namespace, key.as_slice()), (version, value.as_slice()))
-                    }
+                    Mutation::Put(key, value) => entries.insert((namespace, key.as_slice()), (version, value.as_ref())),
                     Mutation::Delete(key) => entries.remove((namespace, key.as_slice())),
                 }
                 .map_err(|e| failure("write", e))?;

@@ -65,7 +65,7 @@ impl Backend for MemoryBackend {
         &self,
         namespace: &str,
         conditions: &[Condition],
-        mutations: Vec<Mutation>,
+        mutations: Vec<Mutation<'_>>,
     ) -> Result<CommitResult, BackendError> {
         let space = self.space_or_create(namespace);
         let mut space = space.write().unwrap_or_else(|poison| poison.into_inner());
@@ -78,7 +78,7 @@ impl Backend for MemoryBackend {
         let version = self.last_version.fetch_add(1, Ordering::SeqCst) + 1;
         for mutation in mutations {
             match mutation {
-                Mutation::Put(key, value) => space.insert(key, (value, version)),
+                Mutation::Put(key, value) => space.insert(key, (value.into_owned(), version)),
                 Mutation::Delete(key) => space.remove(&key),
             };
         }

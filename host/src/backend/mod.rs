@@ -28,7 +28,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         namespace: &str,
         conditions: &[Condition],
-        mutations: Vec<Mutation>,
+        mutations: Vec<Mutation<'_>>,
     ) -> Result<CommitResult, BackendError>;
 
     /// Every namespace that holds data, in ascending order (for administration).

@@ -1,0 +1,195 @@
+//! The one write path: read a consistent snapshot of some keys, plan writes from it, and commit
+//! them atomically on the condition that nothing read has changed — retrying if it has.
+//!
+//! Every write operation (`set`, `delete`, batches, `increment`, `transact`) is a plan over this
+//! engine, so all of them keep usage exact, honour quotas and time to live the same way, and are
+//! all-or-nothing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::backend::{Backend, CommitResult, Condition, Identity, Mutation, Query};
+use crate::error::{Error, Result};
+use crate::layout::{self, Meta, USAGE_KEY, Usage};
+use crate::storage::{Namespace, Storage, take_got};
+
+/// How many times an update starts over after losing a race before it gives up.
+pub(crate) const MAX_ATTEMPTS: u32 = 500;
+
+/// A write an update plans. Values may borrow from the caller, so they are never copied.
+pub(crate) enum Planned<'a> {
+    /// Store `value` under `key`, expiring at `expires_at_ms` (none = never).
+    Set { key: &'a str, value: Cow<'a, [u8]>, expires_at_ms: Option<u64> },
+    /// Remove `key`.
+    Delete { key: &'a str },
+}
+
+impl Planned<'_> {
+    fn key(&self) -> &str {
+        match self {
+            Planned::Set { key, .. } | Planned::Delete { key } => key,
+        }
+    }
+}
+
+/// A live entry as an update's plan sees it.
+pub(crate) struct Current {
+    /// Its directory record.
+    pub(crate) meta: Meta,
+    /// The version of its last write.
+    pub(crate) version: u64,
+    /// Its value, if the update asked for values.
+    pub(crate) value: Option<Vec<u8>>,
+}
+
+/// What an update's plan sees: the live entries of the keys it read.
+pub(crate) struct View<'k> {
+    live: HashMap<&'k str, Current>,
+}
+
+impl View<'_> {
+    /// The live entry under `key`, if any (expired entries are absent).
+    pub(crate) fn get(&self, key: &str) -> Option<&Current> {
+        self.live.get(key)
+    }
+}
+
+/// An entry as stored, expired or not: what usage accounting counts.
+struct Stored {
+    meta: Meta,
+    version: u64,
+}
+
+impl<B: Backend, I: Identity> Storage<B, I> {
+    /// Reads `keys` (with values if `with_values`) from one snapshot, lets `plan` decide the
+    /// writes, and commits them atomically if none of the keys and not the usage record changed
+    /// meanwhile. Returns the plan's result and the commit's version (none if nothing to write).
+    pub(crate) fn update<'a, T>(
+        &self,
+        ns: &Namespace,
+        keys: &[&'a str],
+        with_values: bool,
+        mut plan: impl FnMut(&View<'a>) -> Result<(Vec<Planned<'a>>, T)>,
+    ) -> Result<(T, Option<u64>)> {
+        if !ns.writable() {
+            return Err(Error::PermissionDenied);
+        }
+        let mut keys: Vec<&'a str> = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut reclaimed = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let (usage, usage_version, stored, view) = self.snapshot(ns, &keys, with_values)?;
+            let (planned, result) = plan(&view)?;
+            // The last write to a key wins, as if the writes were applied in order.
+            let mut last: HashMap<&str, usize> = HashMap::new();
+            for (index, write) in planned.iter().enumerate() {
+                if !keys.contains(&write.key()) {
+                    return Err(Error::Backend("internal: an update wrote a key it did not read".into()));
+                }
+                last.insert(write.key(), index);
+            }
+            let mut new_usage = usage;
+            let mut mutations = Vec::with_capacity(4 * last.len() + 1);
+            for (index, write) in planned.iter().enumerate() {
+                if last.get(write.key()) != Some(&index) {
+                    continue;
+                }
+                let key = write.key().as_bytes();
+                let old = stored.get(write.key());
+                if let Some(old) = old {
+                    let old_size = key.len() as u64 + u64::from(old.meta.value_len);
+                    new_usage.bytes = new_usage.bytes.checked_sub(old_size).ok_or_else(corrupt_usage)?;
+                    new_usage.keys = new_usage.keys.checked_sub(1).ok_or_else(corrupt_usage)?;
+                    if let Some(at) = old.meta.expires_at_ms {
+                        mutations.push(Mutation::Delete(layout::expiry_key(at, key)));
+                    }
+                }
+                match write {
+                    Planned::Delete { .. } if old.is_none() => {}
+                    Planned::Delete { .. } => {
+                        mutations.push(Mutation::Delete(layout::meta_key(key)));
+                        mutations.push(Mutation::Delete(layout::data_key(key)));
+                    }
+                    Planned::Set { value, expires_at_ms, .. } => {
+                        let value_len = u32::try_from(value.len()).map_err(|_| Error::ValueTooLarge)?;
+                        new_usage.bytes += key.len() as u64 + u64::from(value_len);
+                        new_usage.keys += 1;
+                        let meta = Meta { value_len, expires_at_ms: *expires_at_ms };
+                        mutations.push(Mutation::Put(layout::meta_key(key), Cow::Owned(meta.encode())));
+                        mutations.push(Mutation::Put(layout::data_key(key), Cow::Borrowed(value.as_ref())));
+                        if let Some(at) = expires_at_ms {
+                            let index_value = layout::encode_expiry_value(value_len);
+                            mutations.push(Mutation::Put(layout::expiry_key(*at, key), Cow::Owned(index_value)));
+                        }
+                    }
+                }
+            }
+            if mutations.is_empty() {
+                return Ok((result, None));
+            }
+            // Writes that do not grow usage are always allowed, even over the quota.
+            if new_usage.bytes > ns.quota_bytes() && new_usage.bytes > usage.bytes {
+                if !reclaimed && self.reclaim_expired(ns, self.identity().now_ms())? > 0 {
+                    reclaimed = true;
+                    continue;
+                }
+                return Err(Error::QuotaExceeded);
+            }
+            mutations.push(Mutation::Put(USAGE_KEY.to_vec(), Cow::Owned(new_usage.encode())));
+            let mut conditions = Vec::with_capacity(keys.len() + 1);
+            conditions.push(Condition { key: USAGE_KEY.to_vec(), version: usage_version });
+            for key in &keys {
+                let version = stored.get(*key).map(|old| old.version);
+                conditions.push(Condition { key: layout::meta_key(key.as_bytes()), version });
+            }
+            if let CommitResult::Committed(version) = self.commit(ns, &conditions, &mutations)? {
+                return Ok((result, Some(version)));
+            }
+        }
+        Err(Error::Backend("too many concurrent writers on this namespace; retry the operation".into()))
+    }
+
+    /// Reads the usage record and `keys` from one snapshot.
+    #[allow(clippy::type_complexity)]
+    fn snapshot<'k>(
+        &self,
+        ns: &Namespace,
+        keys: &[&'k str],
+        with_values: bool,
+    ) -> Result<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
+        let mut queries = Vec::with_capacity(1 + keys.len() * (1 + usize::from(with_values)));
+        queries.push(Query::Get(USAGE_KEY.to_vec()));
+        queries.extend(keys.iter().map(|key| Query::Get(layout::meta_key(key.as_bytes()))));
+        if with_values {
+            queries.extend(keys.iter().map(|key| Query::Get(layout::data_key(key.as_bytes()))));
+        }
+        let mut answers = self.read(ns, queries)?;
+        let usage_entry = take_got(&mut answers, 0)?;
+        let usage = usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
+        let mut stored = HashMap::with_capacity(keys.len());
+        let mut live = HashMap::with_capacity(keys.len());
+        let mut now = None;
+        for (index, key) in keys.iter().enumerate() {
+            let Some(entry) = take_got(&mut answers, 1 + index)? else { continue };
+            let meta = Meta::decode(&entry.value)?;
+            stored.insert(*key, Stored { meta, version: entry.version });
+            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity().now_ms())) {
+                continue;
+            }
+            let value = if with_values {
+                let data = take_got(&mut answers, 1 + keys.len() + index)?
+                    .ok_or_else(|| Error::Backend("an entry's value is missing from the backend".into()))?;
+                Some(data.value)
+            } else {
+                None
+            };
+            live.insert(*key, Current { meta, version: entry.version, value });
+        }
+        Ok((usage, usage_entry.map(|entry| entry.version), stored, View { live }))
+    }
+}
+
+pub(crate) fn corrupt_usage() -> Error {
+    Error::Backend("the stored usage record disagrees with the stored entries; the data may be damaged".into())
+}

@@ -228,3 +228,15 @@ fn compose_writes_an_app_that_run_accepts_as_already_composed() {
     assert_eq!(cli.ok(&["run", "--app", "notes", composed, "add", "c", "composed"]).trim(), "saved c");
     assert_eq!(cli.ok(&["get", "note/c", "--ns", "app:notes"]), "composed");
 }
+
+#[test]
+fn run_serves_wasi_keyvalue_guests_of_both_versions() {
+    let cli = Cli::new();
+    for name in ["kv-draft2", "kv-draft"] {
+        let wasm = guest(name);
+        let out = cli.run(&["run", "--app", name, "--user", "alice", wasm.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
+        assert_eq!(cli.ok(&["get", "n", "--ns", &format!("app:{name}")]), if name == "kv-draft" { "42" } else { "-3" });
+    }
+}

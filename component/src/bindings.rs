@@ -15,6 +15,8 @@ wit_bindgen::generate!({
     ownership: Borrowing { duplicate_if_necessary: false },
 });
 
+mod keyvalue;
+
 use exports::zero::storage::{admin, store};
 use zero::storage::{backend, identity, types};
 

@@ -24,7 +24,8 @@ mod inspect;
 
 /// Interfaces only the storage component may import.
 const PRIVILEGED: [&str; 3] = ["zero:storage/backend", "zero:storage/identity", "zero:storage/admin"];
-/// Interfaces an app may import (prefixes, before any `@version`).
+/// Interfaces an app may import (prefixes, before any `@version`): WASI, including the
+/// standard `wasi:keyvalue` that the storage component serves, and Zero's own store.
 const ALLOWED_PREFIXES: [&str; 3] = ["wasi:", "zero:storage/store", "zero:storage/types"];
 
 /// How an app run ended.
@@ -37,7 +38,8 @@ pub enum AppExit {
 /// How the storage reaches an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppShape {
-    /// The app imports `zero:storage/store`; the host composes it with storage.
+    /// The app imports `zero:storage/store` or `wasi:keyvalue/*`; the host composes it with
+    /// storage.
     Plain,
     /// The app was composed with this host's storage component already.
     Composed,
@@ -62,7 +64,9 @@ pub fn classify(app_wasm: &[u8]) -> anyhow::Result<AppShape> {
         );
     }
     if privileged.is_empty() {
-        let uses_store = imports.iter().any(|name| interface_name(name) == "zero:storage/store");
+        let uses_store = imports
+            .iter()
+            .any(|name| interface_name(name) == "zero:storage/store" || name.starts_with("wasi:keyvalue/"));
         return Ok(if uses_store { AppShape::Plain } else { AppShape::NoStorage });
     }
     if inspect::is_sealed_composition(app_wasm, STORAGE_COMPONENT)? {

@@ -45,7 +45,16 @@ impl FsBackend {
         Ok(FsBackend { db, path })
     }
 
-    /// The database file.
+    /// A backend over any redb storage (not a data directory): how crash tests put a storage
+    /// that drops unsynced writes underneath the real engine. `label` names it in messages.
+    pub fn with_storage(storage: impl redb::StorageBackend, label: &str) -> anyhow::Result<Self> {
+        let db = redb::Builder::new()
+            .create_with_backend(storage)
+            .map_err(|e| anyhow::anyhow!("cannot open the database on {label}: {e}"))?;
+        Ok(FsBackend { db, path: PathBuf::from(label) })
+    }
+
+    /// The database file (or the label of a custom storage).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -150,7 +150,7 @@ impl backend::Host for ProcessState {
 
 impl identity::Host for ProcessState {
     fn own_namespace(&mut self) -> String {
-        self.identity.own_namespace()
+        self.identity.own_namespace().to_owned()
     }
 
     fn access_to(&mut self, namespace: String) -> identity::Access {

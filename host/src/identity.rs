@@ -12,6 +12,8 @@ pub struct ProcessIdentity {
     name: String,
     roles: Vec<String>,
     user: Option<String>,
+    /// Derived from the above on every change; asked on every backend call, so kept ready.
+    own_namespace: String,
 }
 
 impl ProcessIdentity {
@@ -19,7 +21,12 @@ impl ProcessIdentity {
     /// namespace name: 1 to 64 characters from `a-z A-Z 0-9 . _ -`, not starting with `.`.
     pub fn new(name: &str) -> anyhow::Result<Self> {
         check_name(name).map_err(|e| anyhow::anyhow!("app name: {e}"))?;
-        Ok(ProcessIdentity { name: name.to_owned(), roles: Vec::new(), user: None })
+        Ok(ProcessIdentity {
+            name: name.to_owned(),
+            roles: Vec::new(),
+            user: None,
+            own_namespace: format!("{APP_PREFIX}{name}"),
+        })
     }
 
     /// A system process (role `system`): owns `system` and may use every namespace.
@@ -30,6 +37,9 @@ impl ProcessIdentity {
     /// Adds a role.
     pub fn with_role(mut self, role: &str) -> Self {
         self.roles.push(role.to_owned());
+        if self.is_system() {
+            self.own_namespace = SYSTEM.to_owned();
+        }
         self
     }
 
@@ -56,15 +66,15 @@ impl ProcessIdentity {
     }
 
     /// The namespace the process owns: `system` for a system process, else `app:NAME`.
-    pub fn own_namespace(&self) -> String {
-        if self.is_system() { SYSTEM.to_owned() } else { format!("{APP_PREFIX}{}", self.name) }
+    pub fn own_namespace(&self) -> &str {
+        &self.own_namespace
     }
 
     /// What the process may do in `namespace`.
     pub fn access_to(&self, namespace: &str) -> Access {
         let own_user =
             self.user.as_ref().is_some_and(|user| namespace.strip_prefix(USER_PREFIX) == Some(user.as_str()));
-        if self.is_system() || namespace == self.own_namespace() || own_user { Access::ReadWrite } else { Access::None }
+        if namespace == self.own_namespace || self.is_system() || own_user { Access::ReadWrite } else { Access::None }
     }
 }
 

@@ -1,5 +1,10 @@
 //! `fs`: the default durable backend, one [redb] database file in a data directory.
 //!
+//! Concurrent commits share one write transaction and one fsync ([group commit]); each is
+//! acknowledged only after that transaction is durable.
+//!
+//! [group commit]: super::group_commit
+//!
 //! Layout: `DATA/zero-storage.redb` holds two tables. `entries` maps `(namespace, key)` to
 //! `(version, value)`: the tuple key keeps namespaces apart structurally and orders keys bytewise
 //! within one. `counters` holds the last version stamped. A commit is one redb write
@@ -7,10 +12,12 @@
 //! crash at any point leaves either all of it or none of it. redb locks the file, so a second
 //! process that opens the same data directory gets a clear "in use" error.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
+use super::group_commit::{GroupCommit, Outcome};
 use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
 
 /// `(namespace, key)`: namespaces apart, keys bytewise within one.
@@ -27,6 +34,7 @@ pub const DATABASE_FILE: &str = "zero-storage.redb";
 pub struct FsBackend {
     db: Database,
     path: PathBuf,
+    group: GroupCommit<Request>,
 }
 
 impl FsBackend {
@@ -42,7 +50,7 @@ impl FsBackend {
             ),
             other => anyhow::anyhow!("cannot open the database in {}: {other}", dir.display()),
         })?;
-        Ok(FsBackend { db, path })
+        Ok(FsBackend { db, path, group: GroupCommit::default() })
     }
 
     /// A backend over any redb storage (not a data directory): how crash tests put a storage
@@ -51,7 +59,7 @@ impl FsBackend {
         let db = redb::Builder::new()
             .create_with_backend(storage)
             .map_err(|e| anyhow::anyhow!("cannot open the database on {label}: {e}"))?;
-        Ok(FsBackend { db, path: PathBuf::from(label) })
+        Ok(FsBackend { db, path: PathBuf::from(label), group: GroupCommit::default() })
     }
 
     /// The database file (or the label of a custom storage).
@@ -63,6 +71,65 @@ impl FsBackend {
 /// Turns a redb failure into a message that names no path.
 fn failure(action: &str, error: impl std::fmt::Display) -> BackendError {
     BackendError(format!("the fs backend could not {action}: {error}"))
+}
+
+/// One commit waiting for the group's transaction.
+struct Request {
+    namespace: String,
+    conditions: Vec<Condition>,
+    mutations: Vec<Mutation<'static>>,
+}
+
+impl FsBackend {
+    /// Applies `batch` in one write transaction, each request on the condition that its own
+    /// conditions hold on the state left by the requests before it, and makes the whole batch
+    /// durable with one commit (one fsync). If the transaction fails, every request fails and
+    /// nothing is written.
+    fn commit_batch(&self, batch: &[Request]) -> Vec<Outcome> {
+        match self.try_commit_batch(batch) {
+            Ok(outcomes) => outcomes,
+            Err(error) => batch.iter().map(|_| Err(error.clone())).collect(),
+        }
+    }
+
+    fn try_commit_batch(&self, batch: &[Request]) -> Result<Vec<Outcome>, BackendError> {
+        let mut txn = self.db.begin_write().map_err(|e| failure("start a write", e))?;
+        // redb's default, stated here because the guarantee depends on it: fsync before return.
+        txn.set_durability(Durability::Immediate).map_err(|e| failure("set durability", e))?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        {
+            let mut entries = txn.open_table(ENTRIES).map_err(|e| failure("open its table", e))?;
+            let mut counters = txn.open_table(COUNTERS).map_err(|e| failure("open its table", e))?;
+            let mut version = counters.get(LAST_VERSION).map_err(|e| failure("read", e))?.map_or(0, |v| v.value());
+            'requests: for request in batch {
+                let namespace = request.namespace.as_str();
+                for (index, condition) in request.conditions.iter().enumerate() {
+                    let current = entries
+                        .get((namespace, condition.key.as_slice()))
+                        .map_err(|e| failure("read", e))?
+                        .map(|guard| guard.value().0);
+                    if !condition_holds(condition, current) {
+                        outcomes.push(Ok(CommitResult::Conflict(index as u32)));
+                        continue 'requests;
+                    }
+                }
+                version += 1;
+                for mutation in &request.mutations {
+                    match mutation {
+                        Mutation::Put(key, value) => {
+                            entries.insert((namespace, key.as_slice()), (version, value.as_ref()))
+                        }
+                        Mutation::Delete(key) => entries.remove((namespace, key.as_slice())),
+                    }
+                    .map_err(|e| failure("write", e))?;
+                }
+                outcomes.push(Ok(CommitResult::Committed(version)));
+            }
+            counters.insert(LAST_VERSION, version).map_err(|e| failure("write", e))?;
+        }
+        txn.commit().map_err(|e| failure("commit", e))?;
+        Ok(outcomes)
+    }
 }
 
 impl Backend for FsBackend {
@@ -108,35 +175,19 @@ impl Backend for FsBackend {
         conditions: &[Condition],
         mutations: Vec<Mutation<'_>>,
     ) -> Result<CommitResult, BackendError> {
-        let mut txn = self.db.begin_write().map_err(|e| failure("start a write", e))?;
-        // redb's default, stated here because the guarantee depends on it: fsync before return.
-        txn.set_durability(Durability::Immediate).map_err(|e| failure("set durability", e))?;
-        let version = {
-            let mut entries = txn.open_table(ENTRIES).map_err(|e| failure("open its table", e))?;
-            for (index, condition) in conditions.iter().enumerate() {
-                let current = entries
-                    .get((namespace, condition.key.as_slice()))
-                    .map_err(|e| failure("read", e))?
-                    .map(|guard| guard.value().0);
-                if !condition_holds(condition, current) {
-                    // Dropping the transaction without committing applies nothing.
-                    return Ok(CommitResult::Conflict(index as u32));
-                }
-            }
-            let mut counters = txn.open_table(COUNTERS).map_err(|e| failure("open its table", e))?;
-            let version = counters.get(LAST_VERSION).map_err(|e| failure("read", e))?.map_or(0, |v| v.value()) + 1;
-            counters.insert(LAST_VERSION, version).map_err(|e| failure("write", e))?;
-            for mutation in &mutations {
-                match mutation {
-                    Mutation::Put(key, value) => entries.insert((namespace, key.as_slice()), (version, value.as_ref())),
-                    Mutation::Delete(key) => entries.remove((namespace, key.as_slice())),
-                }
-                .map_err(|e| failure("write", e))?;
-            }
-            version
+        let request = Request {
+            namespace: namespace.to_owned(),
+            conditions: conditions.to_vec(),
+            // Values arriving from the component are owned already: this moves, never copies.
+            mutations: mutations
+                .into_iter()
+                .map(|mutation| match mutation {
+                    Mutation::Put(key, value) => Mutation::Put(key, Cow::Owned(value.into_owned())),
+                    Mutation::Delete(key) => Mutation::Delete(key),
+                })
+                .collect(),
         };
-        txn.commit().map_err(|e| failure("commit", e))?;
-        Ok(CommitResult::Committed(version))
+        self.group.submit(request, |batch| self.commit_batch(&batch))
     }
 
     fn namespaces(&self) -> Result<Vec<String>, BackendError> {

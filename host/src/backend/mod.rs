@@ -6,6 +6,7 @@
 //! component, so a backend is only storage. `tests/conformance.rs` runs one scenario on each.
 
 mod fs;
+mod group_commit;
 mod memory;
 
 pub use fs::FsBackend;

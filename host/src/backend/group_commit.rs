@@ -1,0 +1,138 @@
+//! Group commit: commits that arrive while another is being made durable wait, then share one
+//! write transaction — and one fsync — with each other.
+//!
+//! The first committer to find no leader becomes the leader: it takes every queued request,
+//! hands the batch to the backend, which applies each request in order within one transaction
+//! (so each keeps its own conditions and atomicity), and publishes each result. Everyone else
+//! waits for their result. A single writer pays only for an uncontended mutex.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use super::{BackendError, CommitResult};
+
+/// The outcome of one request.
+pub(crate) type Outcome = Result<CommitResult, BackendError>;
+
+/// A queue of commit requests of type `R`.
+pub(crate) struct GroupCommit<R> {
+    state: Mutex<State<R>>,
+    turn: Condvar,
+}
+
+struct State<R> {
+    queue: Vec<(u64, R)>,
+    done: HashMap<u64, Outcome>,
+    next_id: u64,
+    leader: bool,
+}
+
+impl<R> Default for GroupCommit<R> {
+    fn default() -> Self {
+        GroupCommit {
+            state: Mutex::new(State { queue: Vec::new(), done: HashMap::new(), next_id: 0, leader: false }),
+            turn: Condvar::new(),
+        }
+    }
+}
+
+impl<R> GroupCommit<R> {
+    fn lock(&self) -> MutexGuard<'_, State<R>> {
+        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Queues `request` and returns its outcome. If no batch is in progress, this caller leads:
+    /// `apply` gets the whole queue and must return one outcome per request, in order.
+    pub(crate) fn submit(&self, request: R, apply: impl FnOnce(Vec<R>) -> Vec<Outcome>) -> Outcome {
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.queue.push((id, request));
+        let mut apply = Some(apply);
+        loop {
+            if let Some(outcome) = state.done.remove(&id) {
+                return outcome;
+            }
+            if !state.leader {
+                state.leader = true;
+                let (ids, batch): (Vec<u64>, Vec<R>) = std::mem::take(&mut state.queue).into_iter().unzip();
+                drop(state);
+                // If `apply` panicked the batch's waiters would wait forever: answer them anyway.
+                let mut guard = Unanswered { group: self, ids };
+                let apply =
+                    apply.take().expect("a caller leads at most once: its own request is in the batch it leads");
+                let outcomes = apply(batch);
+                state = self.lock();
+                for (id, outcome) in guard.ids.drain(..).zip(outcomes) {
+                    state.done.insert(id, outcome);
+                }
+                state.leader = false;
+                self.turn.notify_all();
+                continue;
+            }
+            state = self.turn.wait(state).unwrap_or_else(|poison| poison.into_inner());
+        }
+    }
+}
+
+/// Requests of a batch whose outcome is not yet published.
+struct Unanswered<'a, R> {
+    group: &'a GroupCommit<R>,
+    ids: Vec<u64>,
+}
+
+impl<R> Drop for Unanswered<'_, R> {
+    fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        let mut state = self.group.lock();
+        for id in self.ids.drain(..) {
+            state.done.insert(id, Err(BackendError("the commit failed unexpectedly; nothing was written".into())));
+        }
+        state.leader = false;
+        self.group.turn.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn concurrent_requests_are_batched_and_each_gets_its_own_outcome() {
+        let group = Arc::new(GroupCommit::<u64>::default());
+        let batches = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16u64)
+            .map(|n| {
+                let (group, batches) = (group.clone(), batches.clone());
+                std::thread::spawn(move || {
+                    group.submit(n, |batch| {
+                        batches.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        batch.into_iter().map(|n| Ok(CommitResult::Committed(n * 10))).collect()
+                    })
+                })
+            })
+            .collect();
+        for (n, thread) in threads.into_iter().enumerate() {
+            assert_eq!(thread.join().unwrap(), Ok(CommitResult::Committed(n as u64 * 10)));
+        }
+        assert!(batches.load(Ordering::SeqCst) <= 16);
+    }
+
+    #[test]
+    fn a_panicking_batch_answers_its_waiters_with_an_error() {
+        let group = GroupCommit::<u64>::default();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            group.submit(1, |_| panic!("injected"));
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(
+            group.submit(2, |batch| batch.into_iter().map(|_| Ok(CommitResult::Committed(7))).collect()),
+            Ok(CommitResult::Committed(7))
+        );
+    }
+}

@@ -194,8 +194,9 @@ mod ops {
     }
 }
 
-fn own() -> Namespace {
-    with_storage(|s| s.own().clone())
+/// Runs `f` on the caller's own namespace (without copying it).
+fn on_own<T>(f: impl FnOnce(&Namespace) -> T) -> T {
+    with_storage(|s| f(s.own()))
 }
 
 /// The component itself.
@@ -253,40 +254,40 @@ impl store::Guest for Component {
         with_storage(|s| s.open(&namespace)).map(|ns| store::Bucket::new(Bucket(ns))).map_err(Into::into)
     }
     fn get(key: String) -> Outcome<Vec<u8>> {
-        ops::get(&own(), key)
+        on_own(|ns| ops::get(ns, key))
     }
     fn set(key: String, value: Vec<u8>, ttl_secs: u64) -> Outcome<()> {
-        ops::set(&own(), key, value, ttl_secs)
+        on_own(|ns| ops::set(ns, key, value, ttl_secs))
     }
     fn delete(key: String) -> Outcome<bool> {
-        ops::delete(&own(), key)
+        on_own(|ns| ops::delete(ns, key))
     }
     fn exists(key: String) -> Outcome<bool> {
-        ops::exists(&own(), key)
+        on_own(|ns| ops::exists(ns, key))
     }
     fn list(prefix: String, limit: u32, cursor: Option<String>) -> Outcome<types::ListPage> {
-        ops::list(&own(), prefix, limit, cursor)
+        on_own(|ns| ops::list(ns, prefix, limit, cursor))
     }
     fn quota() -> Outcome<types::QuotaInfo> {
-        ops::quota(&own())
+        on_own(|ns| ops::quota(ns))
     }
     fn get_versioned(key: String) -> Outcome<types::VersionedValue> {
-        ops::get_versioned(&own(), key)
+        on_own(|ns| ops::get_versioned(ns, key))
     }
     fn get_many(keys: Vec<String>) -> Outcome<Vec<Option<Vec<u8>>>> {
-        ops::get_many(&own(), keys)
+        on_own(|ns| ops::get_many(ns, keys))
     }
     fn set_many(entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Outcome<()> {
-        ops::set_many(&own(), entries, ttl_secs)
+        on_own(|ns| ops::set_many(ns, entries, ttl_secs))
     }
     fn delete_many(keys: Vec<String>) -> Outcome<u64> {
-        ops::delete_many(&own(), keys)
+        on_own(|ns| ops::delete_many(ns, keys))
     }
     fn increment(key: String, delta: i64) -> Outcome<i64> {
-        ops::increment(&own(), key, delta)
+        on_own(|ns| ops::increment(ns, key, delta))
     }
     fn transact(preconditions: Vec<types::Precondition>, writes: Vec<types::Write>) -> Outcome<u64> {
-        ops::transact(&own(), preconditions, writes)
+        on_own(|ns| ops::transact(ns, preconditions, writes))
     }
 }
 

@@ -1,46 +1,74 @@
-//! Timing helpers shared by the benchmarks: run an operation many times, report the median
-//! and spread over several rounds.
+//! Helpers shared by the benchmarks: timing with median and spread, table output, and the
+//! benchmark guest component.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
-/// The per-operation time of a benchmark, over several rounds.
+/// The per-operation time of a benchmark over several rounds.
+#[derive(Debug, Clone, Copy)]
 pub struct Timing {
     /// Median per-operation time of the rounds, in nanoseconds.
     pub median_ns: f64,
-    /// Fastest round, per operation, in nanoseconds.
+    /// Fastest round, per operation.
     pub min_ns: f64,
-    /// Slowest round, per operation, in nanoseconds.
+    /// Slowest round, per operation.
     pub max_ns: f64,
 }
 
 /// Runs `op` `ops` times per round for `rounds` rounds (after one warm-up round).
 pub fn time(rounds: usize, ops: usize, mut op: impl FnMut(usize)) -> Timing {
+    time_with_setup(rounds, ops, &mut (), |_| {}, |_, i| op(i))
+}
+
+/// Like [`time`], with an untimed `setup` of `state` before each round.
+pub fn time_with_setup<S: ?Sized>(
+    rounds: usize,
+    ops: usize,
+    state: &mut S,
+    mut setup: impl FnMut(&mut S),
+    mut op: impl FnMut(&mut S, usize),
+) -> Timing {
     let mut per_op: Vec<f64> = Vec::with_capacity(rounds);
     for round in 0..=rounds {
+        setup(state);
         let start = Instant::now();
         for i in 0..ops {
-            op(i);
+            op(state, i);
         }
         if round > 0 {
             per_op.push(start.elapsed().as_nanos() as f64 / ops as f64);
         }
     }
-    per_op.sort_by(f64::total_cmp);
-    Timing { median_ns: per_op[per_op.len() / 2], min_ns: per_op[0], max_ns: per_op[per_op.len() - 1] }
+    summarize(per_op)
 }
 
-/// Prints one row: name, median, spread, and the ratio to a baseline's median.
-pub fn report(name: &str, timing: &Timing, baseline: Option<&Timing>) {
-    let ratio = baseline.map_or(String::new(), |b| format!("{:>7.2}x", timing.median_ns / b.median_ns));
+/// Median and spread of per-operation samples.
+pub fn summarize(mut samples: Vec<f64>) -> Timing {
+    samples.sort_by(f64::total_cmp);
+    Timing { median_ns: samples[samples.len() / 2], min_ns: samples[0], max_ns: samples[samples.len() - 1] }
+}
+
+/// Prints a table header.
+pub fn header(title: &str) {
+    println!("\n## {title}\n");
+    println!("| benchmark | median | min .. max | ratio |");
+    println!("|---|---:|---:|---:|");
+}
+
+/// Prints one row: name, median, spread, and the ratio of its median to a baseline's.
+pub fn report(name: &str, timing: &Timing, baseline: Option<(&str, &Timing)>) {
+    let ratio = baseline.map_or(String::new(), |(label, b)| format!("{:.2}x {label}", timing.median_ns / b.median_ns));
     println!(
-        "{name:<44} {:>10} {:>10} .. {:<10} {ratio}",
+        "| {name} | {} | {} .. {} | {ratio} |",
         format_ns(timing.median_ns),
         format_ns(timing.min_ns),
         format_ns(timing.max_ns)
     );
 }
 
-fn format_ns(ns: f64) -> String {
+/// A duration in ns, µs or ms.
+pub fn format_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
     } else if ns >= 1e3 {
@@ -48,4 +76,39 @@ fn format_ns(ns: f64) -> String {
     } else {
         format!("{ns:.0} ns")
     }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ is in the workspace").to_path_buf()
+}
+
+/// The benchmark guest component (`benches/guest`), built for wasm32-wasip2 on first use.
+pub fn guest_wasm() -> Vec<u8> {
+    let target_dir = workspace().join("target").join("wasm");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace())
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", "bench-guest"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("run cargo to build the benchmark guest");
+    assert!(status.success(), "building the benchmark guest failed");
+    std::fs::read(target_dir.join("wasm32-wasip2/release/bench_guest.wasm")).expect("read the benchmark guest")
+}
+
+/// The 16-byte key `i` (of 100) used by every peer, as the guest formats it.
+pub fn key(i: usize) -> String {
+    format!("key-{:012}", i % 100)
+}
+
+/// The resident memory of this process, in bytes (Linux).
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
 }

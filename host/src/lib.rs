@@ -30,7 +30,7 @@ pub mod identity;
 pub mod process;
 pub mod runtime;
 
-pub use app::AppExit;
+pub use app::{AppExit, AppInstance};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use error::{Error, Result};

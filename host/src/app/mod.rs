@@ -13,10 +13,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use wasmtime::Trap;
+use wasmtime::component::{Component, ComponentNamedList, Instance, Lift, Lower, TypedFunc};
+use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::sync::Command;
 
+use crate::bindings::ProcessState;
 use crate::identity::ProcessIdentity;
 use crate::runtime::{Runtime, STORAGE_COMPONENT, ticks};
 
@@ -99,13 +101,52 @@ pub fn compose(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(graph.encode(EncodeOptions::default())?)
 }
 
+/// An app component instantiated with its storage, for hosts that call the app's own exports
+/// (rather than running it as a `wasi:cli` command). Every call gets the app's deadline.
+pub struct AppInstance {
+    store: Store<ProcessState>,
+    instance: Instance,
+    timeout: Duration,
+}
+
+impl AppInstance {
+    /// The function `name` of the app's exported interface `interface` (e.g. `my:app/api`).
+    pub fn func<P, R>(&mut self, interface: &str, name: &str) -> anyhow::Result<TypedFunc<P, R>>
+    where
+        P: ComponentNamedList + Lower,
+        R: ComponentNamedList + Lift,
+    {
+        let (_, exported) = self
+            .instance
+            .get_export(&mut self.store, None, interface)
+            .with_context(|| format!("the app exports no interface `{interface}`"))?;
+        let (_, func) = self
+            .instance
+            .get_export(&mut self.store, Some(&exported), name)
+            .with_context(|| format!("`{interface}` has no function `{name}`"))?;
+        Ok(self.instance.get_typed_func(&mut self.store, &func)?)
+    }
+
+    /// Calls `func`, which must come from this instance.
+    pub fn call<P, R>(&mut self, func: &TypedFunc<P, R>, params: P) -> anyhow::Result<R>
+    where
+        P: ComponentNamedList + Lower,
+        R: ComponentNamedList + Lift,
+    {
+        self.store.set_epoch_deadline(ticks(self.timeout));
+        Ok(func.call(&mut self.store, params)?)
+    }
+}
+
 impl Runtime {
-    /// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `args`
-    /// (the first is the program name). Its storage calls go to its own namespaces; it gets the
-    /// host's stdio, the environment variables `ZERO_STORAGE_APP` (its name) and
-    /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
-    /// limit and deadline.
-    pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> anyhow::Result<AppExit> {
+    /// Checks and links `app_wasm` for `identity`: the compiled component and a store that has
+    /// the app's limits and WASI context.
+    fn prepare_app(
+        &self,
+        identity: ProcessIdentity,
+        app_wasm: &[u8],
+        args: &[String],
+    ) -> anyhow::Result<(Component, Store<ProcessState>, Duration)> {
         let wasm = match classify(app_wasm)? {
             AppShape::Plain => compose(app_wasm)?,
             AppShape::Composed | AppShape::NoStorage => app_wasm.to_vec(),
@@ -118,10 +159,29 @@ impl Runtime {
         if let Some(user) = identity.user() {
             wasi.env("ZERO_STORAGE_USER", user);
         }
-        let wasi = wasi.build();
+        let store = self.new_store(identity, memory_limit, wasi.build());
+        Ok((component, store, Duration::from_secs(limits.timeout_secs)))
+    }
+
+    /// Instantiates the app component `app_wasm` (linked like [`Runtime::run_app`] links it)
+    /// as the process `identity`, to call its own exports through [`AppInstance`].
+    pub fn instantiate_app(&self, identity: ProcessIdentity, app_wasm: &[u8]) -> anyhow::Result<AppInstance> {
+        let (component, mut store, timeout) = self.prepare_app(identity, app_wasm, &[])?;
+        store.set_epoch_deadline(ticks(timeout));
+        let instance = self.inner.linker.instantiate(&mut store, &component)?;
+        Ok(AppInstance { store, instance, timeout })
+    }
+
+    /// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `args`
+    /// (the first is the program name). Its storage calls go to its own namespaces; it gets the
+    /// host's stdio, the environment variables `ZERO_STORAGE_APP` (its name) and
+    /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
+    /// limit and deadline.
+    pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> anyhow::Result<AppExit> {
         let name = identity.name().to_owned();
-        let mut store = self.new_store(identity, memory_limit, wasi);
-        store.set_epoch_deadline(ticks(Duration::from_secs(limits.timeout_secs)));
+        let (component, mut store, timeout) = self.prepare_app(identity, app_wasm, args)?;
+        let limits = self.config().apps.clone();
+        store.set_epoch_deadline(ticks(timeout));
         let outcome = Command::instantiate(&mut store, &component, &self.inner.linker)
             .and_then(|command| command.wasi_cli_run().call_run(&mut store));
         match outcome {

@@ -1,0 +1,169 @@
+//! Group 1: the in-memory path, per operation, four ways in one run:
+//! (a) host → storage component → memory backend (the `Process` API);
+//! (b) an app component → storage component → memory backend, composed as `zero-storage run`
+//!     composes them;
+//! (c) the peer: the same app component on `wasmtime-wasi-keyvalue`'s in-memory host;
+//! (d) the floor: a native `BTreeMap` in the host.
+//! Keys are 16 bytes; values 100 B and 64 KiB; 100 keys; list is one 100-key page.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::{Linker, ResourceTable, TypedFunc};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_keyvalue::{WasiKeyValue, WasiKeyValueCtx, WasiKeyValueCtxBuilder};
+use zero_storage::backend::MemoryBackend;
+use zero_storage::{ProcessIdentity, RuntimeBuilder};
+use zero_storage_benches::{Timing, guest_wasm, header, key, report, time, time_with_setup};
+
+const ROUNDS: usize = 9;
+const OPS: usize = 2000;
+const SET: u8 = 0;
+const GET: u8 = 1;
+const EXISTS: u8 = 2;
+const DELETE: u8 = 3;
+const LIST: u8 = 4;
+
+/// The peer host's state, as wasmtime-wasi-keyvalue's documentation sets it up.
+struct PeerCtx {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    kv: WasiKeyValueCtx,
+}
+
+impl WasiView for PeerCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Something that runs `op` `count` times per call on 100 keys.
+trait Target {
+    fn run(&mut self, op: u8, count: u32, value_size: u32);
+}
+
+struct Guest<T: 'static> {
+    store: Store<T>,
+    run: TypedFunc<(u8, u32, u32), (u64,)>,
+}
+
+impl<T> Target for Guest<T> {
+    fn run(&mut self, op: u8, count: u32, value_size: u32) {
+        self.run.call(&mut self.store, (op, count, value_size)).expect("guest run");
+    }
+}
+
+struct App(zero_storage::AppInstance, TypedFunc<(u8, u32, u32), (u64,)>);
+
+impl Target for App {
+    fn run(&mut self, op: u8, count: u32, value_size: u32) {
+        self.0.call(&self.1, (op, count, value_size)).expect("app run");
+    }
+}
+
+/// Times each operation through `target`, which loops inside the guest.
+fn guest_timings(target: &mut dyn Target, value_size: u32) -> [Timing; 5] {
+    let per_call = 100u32;
+    let calls = OPS / per_call as usize;
+    let set = time(ROUNDS, calls, |_| target.run(SET, per_call, value_size));
+    let get = time(ROUNDS, calls, |_| target.run(GET, per_call, value_size));
+    let exists = time(ROUNDS, calls, |_| target.run(EXISTS, per_call, value_size));
+    let list = time(ROUNDS, 20, |_| target.run(LIST, 1, value_size));
+    let delete = time_with_setup(
+        ROUNDS,
+        1,
+        target,
+        |target| target.run(SET, 100, value_size),
+        |target, _| target.run(DELETE, 100, value_size),
+    );
+    let per_op = |t: Timing, n: f64| Timing { median_ns: t.median_ns / n, min_ns: t.min_ns / n, max_ns: t.max_ns / n };
+    [per_op(set, 100.0), per_op(get, 100.0), per_op(exists, 100.0), per_op(delete, 100.0), list]
+}
+
+fn main() {
+    let guest = guest_wasm();
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true).concurrency_support(false);
+    let engine = Engine::new(&config).unwrap();
+
+    for value_size in [100u32, 64 << 10] {
+        // (a) host → component → memory.
+        let runtime = RuntimeBuilder::new().backend(Arc::new(MemoryBackend::new())).build().unwrap();
+        let mut process = runtime.process(ProcessIdentity::new("bench").unwrap()).unwrap();
+        let value = vec![7u8; value_size as usize];
+        let host = [
+            time(ROUNDS, OPS, |i| process.set(&key(i), &value, 0).unwrap()),
+            time(ROUNDS, OPS, |i| drop(std::hint::black_box(process.get(&key(i)).unwrap()))),
+            time(ROUNDS, OPS, |i| {
+                std::hint::black_box(process.exists(&key(i)).unwrap());
+            }),
+            time_with_setup(
+                ROUNDS,
+                100,
+                &mut process,
+                |p| (0..100).for_each(|i| p.set(&key(i), &value, 0).unwrap()),
+                |p, i| {
+                    p.delete(&key(i)).unwrap();
+                },
+            ),
+            {
+                (0..100).for_each(|i| process.set(&key(i), &value, 0).unwrap());
+                time(ROUNDS, 20, |_| drop(std::hint::black_box(process.list("", 100, None).unwrap())))
+            },
+        ];
+
+        // (b) app → storage → memory, composed like `zero-storage run`.
+        let runtime = RuntimeBuilder::new().backend(Arc::new(MemoryBackend::new())).build().unwrap();
+        let mut app = runtime.instantiate_app(ProcessIdentity::new("bench").unwrap(), &guest).unwrap();
+        let run = app.func("zero:bench/ops", "run").unwrap();
+        let zero_app = guest_timings(&mut App(app, run), value_size);
+
+        // (c) the same app on wasmtime-wasi-keyvalue's in-memory host.
+        let mut linker = Linker::<PeerCtx>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+        wasmtime_wasi_keyvalue::add_to_linker(&mut linker, |ctx| WasiKeyValue::new(&ctx.kv, &mut ctx.table)).unwrap();
+        let component = wasmtime::component::Component::new(&engine, &guest).unwrap();
+        let ctx = PeerCtx {
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().build(),
+            kv: WasiKeyValueCtxBuilder::new().build(),
+        };
+        let mut store = Store::new(&engine, ctx);
+        let instance = linker.instantiate(&mut store, &component).unwrap();
+        let (_, ops) = instance.get_export(&mut store, None, "zero:bench/ops").unwrap();
+        let (_, run) = instance.get_export(&mut store, Some(&ops), "run").unwrap();
+        let run = instance.get_typed_func(&mut store, &run).unwrap();
+        let peer = guest_timings(&mut Guest { store, run }, value_size);
+
+        // (d) the floor: a native BTreeMap.
+        let mut map: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let native = [
+            time(ROUNDS, OPS, |i| drop(map.insert(key(i).into_bytes(), value.clone()))),
+            time(ROUNDS, OPS, |i| drop(std::hint::black_box(map.get(key(i).as_bytes()).cloned()))),
+            time(ROUNDS, OPS, |i| {
+                std::hint::black_box(map.contains_key(key(i).as_bytes()));
+            }),
+            time_with_setup(
+                ROUNDS,
+                100,
+                &mut map,
+                |map| (0..100).for_each(|i| drop(map.insert(key(i).into_bytes(), value.clone()))),
+                |map, i| drop(map.remove(key(i).as_bytes())),
+            ),
+            {
+                (0..100).for_each(|i| drop(map.insert(key(i).into_bytes(), value.clone())));
+                time(ROUNDS, 20, |_| drop(std::hint::black_box(map.keys().take(100).cloned().collect::<Vec<_>>())))
+            },
+        ];
+
+        let size = if value_size == 100 { "100 B".to_string() } else { "64 KiB".to_string() };
+        header(&format!("In-memory path, per operation, {size} values"));
+        for (index, op) in ["set", "get", "exists", "delete", "list 100 keys"].iter().enumerate() {
+            report(&format!("{op}: (d) native BTreeMap"), &native[index], None);
+            report(&format!("{op}: (a) host → component → memory"), &host[index], Some(("of (d)", &native[index])));
+            report(&format!("{op}: (c) app → wasmtime-wasi-keyvalue"), &peer[index], None);
+            report(&format!("{op}: (b) app → component → memory"), &zero_app[index], Some(("of (c)", &peer[index])));
+        }
+    }
+}

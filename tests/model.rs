@@ -55,6 +55,11 @@ enum PreGen {
     Value(String, Vec<u8>),
 }
 
+/// A transaction's write as generated: a key and, for a set, the value and time to live.
+type TxWrite = (String, Option<(Vec<u8>, u64)>);
+/// A write as the model applies it: a key and, for a set, the value and expiry.
+type ModelWrite<'a> = (&'a str, Option<(Vec<u8>, Option<u64>)>);
+
 #[derive(Debug, Clone)]
 enum Op {
     Set { p: usize, key: String, value: Vec<u8>, ttl: u64 },
@@ -71,7 +76,7 @@ enum Op {
     SetMany { p: usize, entries: Vec<(String, Vec<u8>)>, ttl: u64 },
     DeleteMany { p: usize, keys: Vec<String> },
     Increment { p: usize, key: String, delta: i64 },
-    Transact { p: usize, preconditions: Vec<PreGen>, writes: Vec<(String, Option<(Vec<u8>, u64)>)> },
+    Transact { p: usize, preconditions: Vec<PreGen>, writes: Vec<TxWrite> },
 }
 
 fn key() -> impl Strategy<Value = String> {
@@ -216,12 +221,7 @@ impl Model {
     /// Applies writes (`None` = delete) all or nothing under the quota rule: the result fails
     /// iff it would raise live usage above the quota. Every written key's old version goes
     /// stale; set keys get `version` (if known).
-    fn write(
-        &mut self,
-        writes: &[(&str, Option<(Vec<u8>, Option<u64>)>)],
-        now: u64,
-        version: Option<u64>,
-    ) -> Outcome<()> {
+    fn write(&mut self, writes: &[ModelWrite<'_>], now: u64, version: Option<u64>) -> Outcome<()> {
         let (before, _) = self.usage(now);
         let mut after = self.entries.clone();
         for (key, write) in writes {
@@ -411,7 +411,7 @@ impl Case<'_> {
         self.check_everything();
     }
 
-    fn transact(&mut self, op: &Op, p: usize, preconditions: &[PreGen], writes: &[(String, Option<(Vec<u8>, u64)>)]) {
+    fn transact(&mut self, op: &Op, p: usize, preconditions: &[PreGen], writes: &[TxWrite]) {
         let now = self.now();
         let resolved: Vec<Precondition> = preconditions
             .iter()

@@ -61,3 +61,77 @@ pub fn small_quotas(app: u64) -> Config {
     config.quotas.app = app;
     config
 }
+
+/// A small deterministic random number generator (SplitMix64), so that a failing crash or fault
+/// round can be replayed from the seed it prints.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator that starts from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// A seed from `ZERO_SEED` if set, else from the clock; tests print it so a failure can be replayed.
+    pub fn seed_from_env() -> u64 {
+        std::env::var("ZERO_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+        })
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn percent(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Every live entry of the process's current namespace, read by walking `list` page by page
+/// and getting each key. Panics if the listing repeats a key or is out of order.
+pub fn read_all(process: &mut zero_storage::Process) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut all = std::collections::BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    let mut last: Option<String> = None;
+    loop {
+        let page = process.list("", 7, cursor.as_deref()).expect("list");
+        for key in page.keys {
+            assert!(last.as_ref().is_none_or(|last| *last < key), "listing out of order or repeated at {key:?}");
+            let value = process.get(&key).unwrap_or_else(|e| panic!("listed key {key:?} cannot be read: {e}"));
+            last = Some(key.clone());
+            all.insert(key, value);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return all,
+        }
+    }
+}
+
+/// Checks that the namespace's reported usage equals the sum recomputed from its entries, and
+/// returns the entries.
+pub fn assert_usage_exact(process: &mut zero_storage::Process) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let all = read_all(process);
+    let quota = process.quota().expect("quota");
+    let bytes: u64 = all.iter().map(|(key, value)| (key.len() + value.len()) as u64).sum();
+    assert_eq!(
+        (quota.used_bytes, quota.key_count),
+        (bytes, all.len() as u64),
+        "usage of {} disagrees with its entries",
+        quota.namespace
+    );
+    all
+}

@@ -14,7 +14,6 @@
 //! `ZERO_CRASH_ROUNDS=N` runs N rounds instead of the regular suite's 100 (long mode);
 //! `ZERO_SEED=S` replays a run.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,135 +22,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use zero_storage::backend::FsBackend;
-use zero_storage::{Config, Precondition, ProcessIdentity, Write};
-use zero_storage_tests::{Rng, assert_usage_exact, runtime_with};
+use zero_storage::{Config, ProcessIdentity};
+use zero_storage_tests::workload::{NAMESPACES, Op, State, describe_difference, execute, read_state};
+use zero_storage_tests::{Rng, runtime_with};
 
 const CHILD_ENV: &str = "ZERO_CRASH_CHILD";
 const TEST_NAME: &str = "acknowledged_writes_survive_sigkill_of_the_writer_process";
-const NAMESPACES: [&str; 3] = ["crash-a", "crash-b", "crash-c"];
-const TX_KEYS: [&str; 3] = ["tx/a", "tx/b", "tx/c"];
-const BATCH_KEYS: [&str; 4] = ["batch/0", "batch/1", "batch/2", "batch/3"];
-const COUNTER: &str = "counter";
-/// The time to live used by some sets: long enough never to expire during the test.
-const DAY_SECS: u64 = 86_400;
-
-/// Every entry of every namespace: (namespace index, key) → value.
-type State = BTreeMap<(usize, String), Vec<u8>>;
-
-/// One writer operation; its text form is what the writer prints before running it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Op {
-    Set {
-        ns: usize,
-        key: String,
-        len: usize,
-        ttl: u64,
-    },
-    Delete {
-        ns: usize,
-        key: String,
-    },
-    /// A transaction that sets every `TX_KEYS` entry, conditioned on `tx/a`'s version.
-    Tx {
-        ns: usize,
-        len: usize,
-    },
-    /// A transaction that deletes every `TX_KEYS` entry.
-    TxDelete {
-        ns: usize,
-    },
-    /// `set-many` of every `BATCH_KEYS` entry.
-    Batch {
-        ns: usize,
-        len: usize,
-    },
-    Increment {
-        ns: usize,
-    },
-}
-
-impl std::fmt::Display for Op {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Op::Set { ns, key, len, ttl } => write!(f, "set {ns} {key} {len} {ttl}"),
-            Op::Delete { ns, key } => write!(f, "del {ns} {key}"),
-            Op::Tx { ns, len } => write!(f, "tx {ns} {len}"),
-            Op::TxDelete { ns } => write!(f, "txdel {ns}"),
-            Op::Batch { ns, len } => write!(f, "batch {ns} {len}"),
-            Op::Increment { ns } => write!(f, "inc {ns}"),
-        }
-    }
-}
-
-impl Op {
-    fn parse(words: &[&str]) -> Option<Op> {
-        let n = |i: usize| words.get(i)?.parse::<usize>().ok();
-        Some(match *words.first()? {
-            "set" => Op::Set { ns: n(1)?, key: words.get(2)?.to_string(), len: n(3)?, ttl: n(4)? as u64 },
-            "del" => Op::Delete { ns: n(1)?, key: words.get(2)?.to_string() },
-            "tx" => Op::Tx { ns: n(1)?, len: n(2)? },
-            "txdel" => Op::TxDelete { ns: n(1)? },
-            "batch" => Op::Batch { ns: n(1)?, len: n(2)? },
-            "inc" => Op::Increment { ns: n(1)? },
-            _ => return None,
-        })
-    }
-
-    fn random(rng: &mut Rng) -> Op {
-        let ns = rng.below(NAMESPACES.len() as u64) as usize;
-        // Mostly small values, sometimes large ones that span many database pages.
-        let len = if rng.percent(10) { rng.below(64 << 10) as usize } else { rng.below(300) as usize };
-        let key = format!("k{:02}", rng.below(12));
-        match rng.below(20) {
-            0..=7 => Op::Set { ns, key, len, ttl: if rng.percent(25) { DAY_SECS } else { 0 } },
-            8..=10 => Op::Delete { ns, key },
-            11..=13 => Op::Tx { ns, len },
-            14 => Op::TxDelete { ns },
-            15..=17 => Op::Batch { ns, len },
-            _ => Op::Increment { ns },
-        }
-    }
-
-    /// Applies the operation numbered `seq` to `state`, as the store should.
-    fn apply(&self, seq: u64, state: &mut State) {
-        match self {
-            Op::Set { ns, key, len, .. } => {
-                state.insert((*ns, key.clone()), value(seq, key, *len));
-            }
-            Op::Delete { ns, key } => {
-                state.remove(&(*ns, key.clone()));
-            }
-            Op::Tx { ns, len } => {
-                for key in TX_KEYS {
-                    state.insert((*ns, key.into()), value(seq, key, *len));
-                }
-            }
-            Op::TxDelete { ns } => {
-                for key in TX_KEYS {
-                    state.remove(&(*ns, key.into()));
-                }
-            }
-            Op::Batch { ns, len } => {
-                for key in BATCH_KEYS {
-                    state.insert((*ns, key.into()), value(seq, key, *len));
-                }
-            }
-            Op::Increment { ns } => {
-                let slot = state.entry((*ns, COUNTER.into())).or_insert_with(|| b"0".to_vec());
-                let next = std::str::from_utf8(slot).unwrap().parse::<i64>().unwrap() + 1;
-                *slot = next.to_string().into_bytes();
-            }
-        }
-    }
-}
-
-/// The value operation `seq` writes under `key`: a header naming both, then `len` filler bytes.
-fn value(seq: u64, key: &str, len: usize) -> Vec<u8> {
-    let mut value = format!("{seq}:{key}:").into_bytes();
-    value.extend((0..len).map(|i| b'a' + ((i as u64 + seq) % 26) as u8));
-    value
-}
-
 // ---------------------------------------------------------------------------------------------
 // The writer (child process)
 // ---------------------------------------------------------------------------------------------
@@ -173,33 +49,7 @@ fn writer(dir: &Path) -> ! {
     for seq in first_seq.. {
         let op = Op::random(&mut rng);
         say(format!("BEGIN {seq} {op}"));
-        let outcome = match &op {
-            Op::Set { ns, key, len, ttl } => procs[*ns].set(key, &value(seq, key, *len), *ttl),
-            Op::Delete { ns, key } => procs[*ns].delete(key).map(drop),
-            Op::Tx { ns, len } => {
-                let p = &mut procs[*ns];
-                let precondition = match p.get_versioned(TX_KEYS[0]) {
-                    Ok(found) => Precondition::VersionIs(TX_KEYS[0].into(), found.version),
-                    Err(e) if e.is_not_found() => Precondition::Absent(TX_KEYS[0].into()),
-                    Err(e) => panic!("get-versioned failed: {e}"),
-                };
-                let writes: Vec<Write> = TX_KEYS
-                    .iter()
-                    .map(|key| Write::Set { key: key.to_string(), value: value(seq, key, *len), ttl_secs: 0 })
-                    .collect();
-                p.transact(&[precondition], &writes).map(drop)
-            }
-            Op::TxDelete { ns } => {
-                let writes: Vec<Write> = TX_KEYS.iter().map(|key| Write::Delete(key.to_string())).collect();
-                procs[*ns].transact(&[], &writes).map(drop)
-            }
-            Op::Batch { ns, len } => {
-                let entries: Vec<(String, Vec<u8>)> =
-                    BATCH_KEYS.iter().map(|key| (key.to_string(), value(seq, key, *len))).collect();
-                procs[*ns].set_many(&entries, 0)
-            }
-            Op::Increment { ns } => procs[*ns].increment(COUNTER, 1).map(drop),
-        };
+        let outcome = execute(&mut procs, seq, &op);
         if let Err(e) = outcome {
             panic!("operation {seq} ({op}) failed: {e}");
         }
@@ -297,30 +147,16 @@ fn run_and_kill_writer(dir: &Path, seed: u64, first_seq: u64, delay_ms: u64) -> 
 fn reopen_and_read(dir: &Path, round: usize, probe_state: &mut State) -> State {
     let backend = FsBackend::open(dir).expect("the data directory reopens after the crash");
     let (runtime, _clock) = runtime_with(Arc::new(backend), Config::default());
-    let mut stored = State::new();
-    for (ns, name) in NAMESPACES.iter().enumerate() {
-        let mut p = runtime.process(ProcessIdentity::new(name).unwrap()).unwrap();
-        for (key, value) in assert_usage_exact(&mut p) {
-            stored.insert((ns, key), value);
-        }
+    let mut procs: Vec<_> =
+        NAMESPACES.iter().map(|name| runtime.process(ProcessIdentity::new(name).unwrap()).unwrap()).collect();
+    let stored = read_state(&mut procs);
+    for (ns, p) in procs.iter_mut().enumerate() {
         let probe = format!("probe {round}").into_bytes();
         p.set("probe", &probe, 0).expect("the store takes a write after the crash");
         assert_eq!(p.get("probe").unwrap(), probe);
         probe_state.insert((ns, "probe".into()), probe);
     }
     stored
-}
-
-fn describe_difference(actual: &State, expected: &State) -> String {
-    let mut out = String::new();
-    for key in actual.keys().chain(expected.keys()).collect::<std::collections::BTreeSet<_>>() {
-        let (a, e) = (actual.get(key), expected.get(key));
-        if a != e {
-            let show = |v: Option<&Vec<u8>>| v.map(|v| String::from_utf8_lossy(&v[..v.len().min(24)]).into_owned());
-            out += &format!("  {key:?}: stored {:?}, expected {:?}\n", show(a), show(e));
-        }
-    }
-    out
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use zero_storage::backend::{Backend, FsBackend, MemoryBackend};
 use zero_storage::{Clock, Config, ManualClock, Runtime, RuntimeBuilder};
 
+pub mod workload;
+
 /// The path of a guest component built by this crate's build script, e.g. `store-tour`.
 pub fn guest(name: &str) -> PathBuf {
     Path::new(env!("GUEST_DIR")).join(format!("{name}.wasm"))

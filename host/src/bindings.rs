@@ -18,7 +18,6 @@ mod generated {
     });
 }
 
-pub(crate) use generated::Storage;
 pub(crate) use generated::exports::zero::storage::store::ListPage as WitListPage;
 pub(crate) use generated::exports::zero::storage::store::QuotaInfo as WitQuotaInfo;
 pub(crate) use generated::zero::storage::types::{
@@ -26,6 +25,7 @@ pub(crate) use generated::zero::storage::types::{
     Write as WitWrite,
 };
 use generated::zero::storage::{backend, identity, types};
+pub(crate) use generated::{Storage, StoragePre};
 
 /// Everything one process's store holds.
 pub(crate) struct ProcessState {

@@ -165,7 +165,8 @@ fn runtime(global: &Global) -> anyhow::Result<Runtime> {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
-    let builder = RuntimeBuilder::new().config(config);
+    // One command runs one or two processes: reserving a pool would cost more than it saves.
+    let builder = RuntimeBuilder::new().config(config).instance_pool(None);
     let builder = match global.backend {
         BackendKind::Fs => builder.fs(&global.data)?,
         BackendKind::Memory => builder,

@@ -27,6 +27,9 @@ type VersionedValue = (u64, &'static [u8]);
 const ENTRIES: TableDefinition<NamespacedKey, VersionedValue> = TableDefinition::new("entries");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const LAST_VERSION: &str = "last-version";
+/// redb's page cache. redb's default (1 GiB) lets a big data set fill the host's memory; the
+/// kernel's page cache still serves what falls out of this one.
+const CACHE_BYTES: usize = 64 << 20;
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "zero-storage.redb";
 
@@ -43,7 +46,7 @@ impl FsBackend {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
         let path = dir.join(DATABASE_FILE);
-        let db = Database::create(&path).map_err(|e| match e {
+        let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(&path).map_err(|e| match e {
             DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
                 "data directory {} is in use by another zero-storage process; stop it or use another --data directory",
                 dir.display()
@@ -57,6 +60,7 @@ impl FsBackend {
     /// that drops unsynced writes underneath the real engine. `label` names it in messages.
     pub fn with_storage(storage: impl redb::StorageBackend, label: &str) -> anyhow::Result<Self> {
         let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(storage)
             .map_err(|e| anyhow::anyhow!("cannot open the database on {label}: {e}"))?;
         Ok(FsBackend { db, path: PathBuf::from(label), group: GroupCommit::default() })

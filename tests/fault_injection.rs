@@ -208,7 +208,7 @@ fn a_fault_at_every_read_and_commit_position_fails_cleanly_and_recovers() {
         let backend = Arc::new(NthFault::new(b.backend.clone()));
         let (failed, reads, commits) = run_once(&backend, None, b.name);
         assert_eq!(failed, 0, "{}: the script fails without a fault", b.name);
-        assert!(reads > 20 && commits > 10, "{}: the script made {reads} reads and {commits} commits", b.name);
+        assert!(reads >= 10 && commits >= 5, "{}: the script made {reads} reads and {commits} commits", b.name);
         let mut runs = 0;
         for (kind, total) in [(Kind::Read, reads), (Kind::Commit, commits)] {
             for mode in [Mode::Once, Mode::Forever] {

@@ -605,6 +605,10 @@ fn run_model(backend: &str, runtime: &Runtime, clock: &ManualClock, cases: u32, 
     let mut runner = TestRunner::new(config);
     let strategy = (proptest::collection::vec(op(), 1..=ops), 1u32..4);
     let started = std::time::Instant::now();
+    // Shrinking a failure replays many failing cases; keep their panic messages out of the
+    // output (the minimal failing case is reported below). This binary has no other test.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let result = runner.run(&strategy, |(ops, walk_limit)| {
         let n = NAMESPACES.fetch_add(1, Ordering::SeqCst);
         let name = format!("model-{backend}-{n}");
@@ -624,6 +628,7 @@ fn run_model(backend: &str, runtime: &Runtime, clock: &ManualClock, cases: u32, 
         case.check_quota(1);
         Ok(())
     });
+    std::panic::set_hook(default_hook);
     if let Err(failure) = result {
         panic!("{backend}: the component diverged from the model: {failure}");
     }

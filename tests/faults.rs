@@ -78,8 +78,14 @@ fn failed_reads_report_backend_error_and_recover() {
     backend.fail_reads.store(true, Ordering::SeqCst);
     assert_eq!(backend_error(p.get("k")), "injected read failure");
     assert_eq!(backend_error(p.list("", 10, None)), "injected read failure");
-    assert_eq!(backend_error(p.set("k", b"w", 0)), "injected read failure");
+    // A write of a key this process has not seen must read first, and fails.
+    assert_eq!(backend_error(p.set("unseen", b"w", 0)), "injected read failure");
+    // A write of a key it just wrote may go ahead without reading (its commit checks the
+    // versions it relied on); either way, what it acknowledges is what is stored.
+    let rewrite = p.set("k", b"w", 0);
     backend.fail_reads.store(false, Ordering::SeqCst);
-    assert_eq!(p.get("k").unwrap(), b"v");
+    let expected: &[u8] = if rewrite.is_ok() { b"w" } else { b"v" };
+    assert_eq!(p.get("k").unwrap(), expected);
+    assert!(p.get("unseen").unwrap_err().is_not_found());
     assert_eq!(p.quota().unwrap().used_bytes, 2);
 }

@@ -161,6 +161,12 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// a result that does not fit in an `i64`, is an error and changes nothing. The entry keeps
     /// its time to live.
     pub fn increment(&self, ns: &Namespace, key: &str, delta: i64) -> Result<i64> {
+        self.increment_within(ns, key, delta, i64::MIN)
+    }
+
+    /// [`Storage::increment`], refusing (and changing nothing) if the result would be below
+    /// `min`: for counters that must not go negative.
+    pub fn increment_within(&self, ns: &Namespace, key: &str, delta: i64, min: i64) -> Result<i64> {
         check_key(key)?;
         let (value, _) = self.update(ns, &[key], true, |view| {
             let (current, expires_at_ms) = match view.get(key) {
@@ -172,6 +178,9 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             let next = current
                 .checked_add(delta)
                 .ok_or_else(|| Error::InvalidArgument(format!("incrementing `{key}` by {delta} would overflow")))?;
+            if next < min {
+                return Err(Error::InvalidArgument(format!("the counter `{key}` would be {next}, below {min}")));
+            }
             let value = Cow::Owned(next.to_string().into_bytes());
             Ok((vec![Planned::Set { key, value, expires_at_ms }], next))
         })?;

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod namespace;
 pub mod storage;
 mod update;
+mod write_cache;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

@@ -14,6 +14,7 @@ use crate::layout::{self, Meta, USAGE_KEY, Usage};
 use crate::limits::{check_key, check_prefix, check_value, expiry_ms, page_size};
 use crate::namespace::check_namespace;
 use crate::update::{MAX_ATTEMPTS, Planned, corrupt_usage};
+use crate::write_cache::WriteCache;
 
 /// Expired entries reclaimed per commit, which bounds the size of one commit.
 const RECLAIM_BATCH: u32 = 128;
@@ -72,12 +73,18 @@ pub struct Storage<B, I> {
     backend: B,
     identity: I,
     own: OnceCell<Namespace>,
+    cache: WriteCache,
 }
 
 impl<B: Backend, I: Identity> Storage<B, I> {
     /// Storage for the process that `identity` describes.
     pub fn new(backend: B, identity: I) -> Self {
-        Storage { backend, identity, own: OnceCell::new() }
+        Storage { backend, identity, own: OnceCell::new(), cache: WriteCache::default() }
+    }
+
+    /// What this instance knows of the records it last read or wrote.
+    pub(crate) fn write_cache(&self) -> &WriteCache {
+        &self.cache
     }
 
     /// Who is calling, and the clock.
@@ -259,7 +266,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             }
             mutations.push(Mutation::Put(USAGE_KEY.to_vec(), Cow::Owned(usage.encode())));
             match self.commit(ns, &conditions, &mutations)? {
-                CommitResult::Committed(_) => reclaimed += expired.len() as u64,
+                CommitResult::Committed(_) => {
+                    self.cache.forget(&ns.name);
+                    reclaimed += expired.len() as u64;
+                }
                 CommitResult::Conflict(_) => {
                     attempts += 1;
                     if attempts >= MAX_ATTEMPTS {

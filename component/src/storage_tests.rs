@@ -219,3 +219,29 @@ fn backend_failure_is_reported_and_changes_nothing() {
     assert_eq!(storage.get(&ns, "k").unwrap(), b"old");
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 4);
 }
+
+#[test]
+fn two_instances_over_one_backend_never_act_on_stale_knowledge() {
+    let (backend, identity) = fixture(100);
+    let a = Storage::new(&backend, &identity);
+    let b = Storage::new(&backend, &identity);
+    let ns = a.own().clone();
+    a.set(&ns, "k", b"from a", 0).unwrap();
+    b.set(&ns, "k", b"from b, longer", 0).unwrap();
+    // a last wrote "k" itself, but b changed it since: a must notice, not trust what it wrote.
+    assert_eq!(a.get(&ns, "k").unwrap(), b"from b, longer");
+    b.delete(&ns, "k").unwrap();
+    assert!(!a.delete(&ns, "k").unwrap(), "a must see that b already deleted it");
+    a.set(&ns, "k", b"again", 0).unwrap();
+    assert!(b.delete(&ns, "k").unwrap(), "b must see that a wrote it again");
+    // Usage seen through a stale cache must not decide a quota error.
+    a.set(&ns, "big", &[0; 90], 0).unwrap();
+    b.delete(&ns, "big").unwrap();
+    a.set(&ns, "other", &[0; 90], 0).unwrap();
+    assert_eq!(a.quota(&ns).unwrap().used_bytes, 95);
+    assert_eq!(b.quota(&ns).unwrap().used_bytes, 95);
+    // Nor a failed precondition.
+    b.delete(&ns, "other").unwrap();
+    let absent = [crate::Precondition::Absent("other".into())];
+    assert_eq!(a.transact(&ns, &absent, &[]), Ok(0));
+}

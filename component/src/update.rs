@@ -78,9 +78,23 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         keys.sort_unstable();
         keys.dedup();
         let mut reclaimed = false;
+        let mut trust_cache = !with_values;
         for _ in 0..MAX_ATTEMPTS {
-            let (usage, usage_version, stored, view) = self.snapshot(ns, &keys, with_values)?;
-            let (planned, result) = plan(&view)?;
+            let cached = if trust_cache { self.cached_snapshot(ns, &keys) } else { None };
+            let from_cache = cached.is_some();
+            let (usage, usage_version, stored, view) = match cached {
+                Some(snapshot) => snapshot,
+                None => self.snapshot(ns, &keys, with_values)?,
+            };
+            // A plan from the cache is only trusted if its commit succeeds (see write_cache.rs).
+            let (planned, result) = match plan(&view) {
+                Ok(planned) => planned,
+                Err(_) if from_cache => {
+                    trust_cache = false;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             // The last write to a key wins, as if the writes were applied in order.
             let mut last: HashMap<&str, usize> = HashMap::new();
             for (index, write) in planned.iter().enumerate() {
@@ -126,10 +140,18 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 }
             }
             if mutations.is_empty() {
+                if from_cache {
+                    trust_cache = false;
+                    continue;
+                }
                 return Ok((result, None));
             }
             // Writes that do not grow usage are always allowed, even over the quota.
             if new_usage.bytes > ns.quota_bytes() && new_usage.bytes > usage.bytes {
+                if from_cache {
+                    trust_cache = false;
+                    continue;
+                }
                 if !reclaimed && self.reclaim_expired(ns, self.identity().now_ms())? > 0 {
                     reclaimed = true;
                     continue;
@@ -143,11 +165,46 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 let version = stored.get(*key).map(|old| old.version);
                 conditions.push(Condition { key: layout::meta_key(key.as_bytes()), version });
             }
-            if let CommitResult::Committed(version) = self.commit(ns, &conditions, &mutations)? {
+            let outcome = self.commit(ns, &conditions, &mutations);
+            if let Ok(CommitResult::Committed(version)) = outcome {
+                // Now known exactly: the usage record and every written key, at this version.
+                let written = planned.iter().enumerate().filter(|(index, write)| last.get(write.key()) == Some(index));
+                let metas = written.map(|(_, write)| match write {
+                    Planned::Set { key, value, expires_at_ms } => {
+                        (*key, Some((Meta { value_len: value.len() as u32, expires_at_ms: *expires_at_ms }, version)))
+                    }
+                    Planned::Delete { key } => (*key, None),
+                });
+                self.write_cache().remember(ns.name(), Some((new_usage, version)), metas);
                 return Ok((result, Some(version)));
             }
+            self.write_cache().forget(ns.name());
+            outcome?;
+            trust_cache = false;
         }
         Err(Error::Backend("too many concurrent writers on this namespace; retry the operation".into()))
+    }
+
+    /// The snapshot the write cache holds for `keys`, if it knows all of them.
+    #[allow(clippy::type_complexity)]
+    fn cached_snapshot<'k>(
+        &self,
+        ns: &Namespace,
+        keys: &[&'k str],
+    ) -> Option<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
+        let (usage, metas) = self.write_cache().lookup(ns.name(), keys)?;
+        let mut stored = HashMap::with_capacity(keys.len());
+        let mut live = HashMap::with_capacity(keys.len());
+        let mut now = None;
+        for (key, known) in keys.iter().zip(metas) {
+            let Some((meta, version)) = known else { continue };
+            stored.insert(*key, Stored { meta, version });
+            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity().now_ms())) {
+                continue;
+            }
+            live.insert(*key, Current { meta, version, value: None });
+        }
+        Some((usage.map_or_else(Usage::default, |(usage, _)| usage), usage.map(|(_, v)| v), stored, View { live }))
     }
 
     /// Reads the usage record and `keys` from one snapshot.
@@ -186,7 +243,14 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             };
             live.insert(*key, Current { meta, version: entry.version, value });
         }
-        Ok((usage, usage_entry.map(|entry| entry.version), stored, View { live }))
+        let usage_version = usage_entry.map(|entry| entry.version);
+        let known_usage = usage_version.map(|version| (usage, version));
+        self.write_cache().remember(
+            ns.name(),
+            known_usage,
+            keys.iter().map(|key| (*key, stored.get(key).map(|s: &Stored| (s.meta, s.version)))),
+        );
+        Ok((usage, usage_version, stored, View { live }))
     }
 }
 

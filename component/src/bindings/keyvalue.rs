@@ -223,8 +223,10 @@ mod v1 {
         fn increment(bucket: BucketBorrow<'_>, key: String, delta: u64) -> Result<u64, KvError> {
             let delta = i64::try_from(delta)
                 .map_err(|_| KvError::Other(format!("delta {delta} is larger than a counter can hold")))?;
-            let value =
-                with_storage(|s| s.increment(&bucket.get::<KvBucket>().ns, &key, delta)).map_err(standard_error)?;
+            // This version's counters are unsigned: refuse, before anything is written, a
+            // counter that is or would become negative.
+            let value = with_storage(|s| s.increment_within(&bucket.get::<KvBucket>().ns, &key, delta, 0))
+                .map_err(standard_error)?;
             u64::try_from(value).map_err(|_| KvError::Other(format!("the counter `{key}` is negative ({value})")))
         }
     }

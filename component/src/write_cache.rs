@@ -1,0 +1,65 @@
+//! What this instance last knew of a namespace's usage record and directory records, with their
+//! versions, so that a write can plan without reading the backend first.
+//!
+//! A plan made from the cache is only accepted if its commit succeeds: the commit's conditions
+//! check every version the plan relied on, so a stale cache costs one conflict and a fresh read,
+//! never a wrong answer. A plan that would fail or write nothing is redone from a fresh read.
+//! Typically one process writes its own namespace, and then every write needs one backend call
+//! instead of two.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::layout::{Meta, Usage};
+
+/// The most directory records remembered per namespace; the cache starts over past it.
+const MAX_KEYS: usize = 4096;
+
+/// A record's known state: present with its version, or (`None`) known absent.
+pub(crate) type Known<T> = Option<(T, u64)>;
+
+#[derive(Default)]
+struct NamespaceCache {
+    usage: Option<Known<Usage>>,
+    metas: HashMap<String, Known<Meta>>,
+}
+
+/// The cache of one storage instance.
+#[derive(Default)]
+pub(crate) struct WriteCache {
+    namespaces: RefCell<HashMap<String, NamespaceCache>>,
+}
+
+impl WriteCache {
+    /// The usage record and the directory records of `keys`, if all are known.
+    pub(crate) fn lookup(&self, namespace: &str, keys: &[&str]) -> Option<(Known<Usage>, Vec<Known<Meta>>)> {
+        let namespaces = self.namespaces.borrow();
+        let cache = namespaces.get(namespace)?;
+        let usage = cache.usage?;
+        let metas = keys.iter().map(|key| cache.metas.get(*key).copied()).collect::<Option<Vec<_>>>()?;
+        Some((usage, metas))
+    }
+
+    /// Remembers records as read or written.
+    pub(crate) fn remember<'k>(
+        &self,
+        namespace: &str,
+        usage: Known<Usage>,
+        metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>,
+    ) {
+        let mut namespaces = self.namespaces.borrow_mut();
+        let cache = namespaces.entry(namespace.to_owned()).or_default();
+        cache.usage = Some(usage);
+        for (key, meta) in metas {
+            if cache.metas.len() >= MAX_KEYS && !cache.metas.contains_key(key) {
+                cache.metas.clear();
+            }
+            cache.metas.insert(key.to_owned(), meta);
+        }
+    }
+
+    /// Forgets everything about `namespace` (after a conflict or a change made elsewhere).
+    pub(crate) fn forget(&self, namespace: &str) {
+        self.namespaces.borrow_mut().remove(namespace);
+    }
+}

@@ -40,7 +40,13 @@ struct State<R> {
 impl<R> Default for GroupCommit<R> {
     fn default() -> Self {
         GroupCommit {
-            state: Mutex::new(State { queue: Vec::new(), done: HashMap::new(), next_id: 0, leader: false, last_batch: 0 }),
+            state: Mutex::new(State {
+                queue: Vec::new(),
+                done: HashMap::new(),
+                next_id: 0,
+                leader: false,
+                last_batch: 0,
+            }),
             turn: Condvar::new(),
         }
     }

@@ -89,10 +89,8 @@ fn an_app_passing_a_100_mib_value_is_refused_and_the_host_keeps_serving() {
 }
 
 /// The app holds its 100 MiB value and the storage instance needs a copy of it: together that
-/// is over a 128 MiB limit, which the docs say covers "the app and its storage instance
-/// together". The host checks each linear memory on its own instead, so the run succeeds.
+/// is over a 128 MiB limit, which covers the app and its storage instance together.
 #[test]
-#[ignore = "bug: host/src/bindings.rs MemoryLimit::memory_growing limits each memory, not their sum"]
 fn an_app_and_its_storage_instance_are_held_to_one_memory_limit_together() {
     let mut config = Config::default();
     config.apps.memory_limit_bytes = 128 << 20;

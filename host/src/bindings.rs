@@ -36,27 +36,33 @@ pub(crate) struct ProcessState {
     pub(crate) shared: std::sync::Arc<Shared>,
 }
 
-/// Bounds the linear memory and tables of everything in one store, and remembers whether the
-/// bound was hit so the host can say so instead of reporting a bare trap.
+/// Bounds the linear memory of everything in one store (an app and its storage instance
+/// together) and its tables, and remembers whether the bound was hit so the host can say so
+/// instead of reporting a bare trap.
 pub(crate) struct MemoryLimit {
     pub(crate) max_memory_bytes: usize,
     pub(crate) exceeded: bool,
+    /// The sum of all memories' sizes as last allowed; wasm memories never shrink.
+    in_use: usize,
     inner: StoreLimits,
 }
 
 impl MemoryLimit {
     pub(crate) fn new(max_memory_bytes: usize) -> Self {
         let inner = wasmtime::StoreLimitsBuilder::new().table_elements(1_000_000).instances(64).build();
-        MemoryLimit { max_memory_bytes, exceeded: false, inner }
+        MemoryLimit { max_memory_bytes, exceeded: false, in_use: 0, inner }
     }
 }
 
 impl ResourceLimiter for MemoryLimit {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.max_memory_bytes {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Called for every memory of the store, from 0 when one is created.
+        let total = self.in_use.saturating_sub(current).saturating_add(desired);
+        if total > self.max_memory_bytes {
             self.exceeded = true;
             wasmtime::bail!("memory limit of {} bytes exceeded", self.max_memory_bytes);
         }
+        self.in_use = total;
         Ok(true)
     }
 

@@ -111,9 +111,9 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         let mut values = Vec::with_capacity(keys.len());
         for index in 0..keys.len() {
             let live = match take_got(&mut answers, index)? {
-                Some(meta) => !Meta::decode(&meta.value)?
+                Some(meta) => Meta::decode(&meta.value)?
                     .expires_at_ms
-                    .is_some_and(|at| at <= *now.get_or_insert_with(|| self.identity().now_ms())),
+                    .is_none_or(|at| at > *now.get_or_insert_with(|| self.identity().now_ms())),
                 None => false,
             };
             let data = take_got(&mut answers, keys.len() + index)?;

@@ -269,7 +269,7 @@ impl store::Guest for Component {
         on_own(|ns| ops::list(ns, prefix, limit, cursor))
     }
     fn quota() -> Outcome<types::QuotaInfo> {
-        on_own(|ns| ops::quota(ns))
+        on_own(ops::quota)
     }
     fn get_versioned(key: String) -> Outcome<types::VersionedValue> {
         on_own(|ns| ops::get_versioned(ns, key))

@@ -13,9 +13,9 @@ fn set_get_overwrite_and_delete_round_trip() {
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
     assert_eq!(storage.get(&ns, "a"), Err(Error::NotFound));
-    storage.set(&ns, "a", &b"one".to_vec(), 0).unwrap();
+    storage.set(&ns, "a", b"one", 0).unwrap();
     assert_eq!(storage.get(&ns, "a").unwrap(), b"one");
-    storage.set(&ns, "a", &b"three".to_vec(), 0).unwrap();
+    storage.set(&ns, "a", b"three", 0).unwrap();
     assert_eq!(storage.get(&ns, "a").unwrap(), b"three");
     assert!(storage.exists(&ns, "a").unwrap());
     assert!(storage.delete(&ns, "a").unwrap());
@@ -31,10 +31,10 @@ fn usage_counts_key_and_value_bytes_and_overwrites_count_the_difference() {
     let (backend, identity) = fixture(1 << 20);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "ab", &vec![0; 10], 0).unwrap();
-    storage.set(&ns, "c", &vec![0; 5], 0).unwrap();
+    storage.set(&ns, "ab", &[0; 10], 0).unwrap();
+    storage.set(&ns, "c", &[0; 5], 0).unwrap();
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 12 + 6);
-    storage.set(&ns, "ab", &vec![0; 3], 0).unwrap();
+    storage.set(&ns, "ab", &[0; 3], 0).unwrap();
     let quota = storage.quota(&ns).unwrap();
     assert_eq!((quota.used_bytes, quota.key_count, quota.quota_bytes), (5 + 6, 2, 1 << 20));
 }
@@ -44,14 +44,14 @@ fn write_landing_exactly_on_quota_succeeds_and_one_byte_over_keeps_the_old_value
     let (backend, identity) = fixture(100);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "k", &vec![1; 99], 0).unwrap();
+    storage.set(&ns, "k", &[1; 99], 0).unwrap();
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 100);
-    assert_eq!(storage.set(&ns, "k", &vec![2; 100], 0), Err(Error::QuotaExceeded));
-    assert_eq!(storage.set(&ns, "other", &vec![], 0), Err(Error::QuotaExceeded));
+    assert_eq!(storage.set(&ns, "k", &[2; 100], 0), Err(Error::QuotaExceeded));
+    assert_eq!(storage.set(&ns, "other", b"", 0), Err(Error::QuotaExceeded));
     assert_eq!(storage.get(&ns, "k").unwrap(), vec![1; 99]);
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 100);
     // Shrinking is always allowed.
-    storage.set(&ns, "k", &vec![3; 10], 0).unwrap();
+    storage.set(&ns, "k", &[3; 10], 0).unwrap();
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 11);
 }
 
@@ -60,13 +60,13 @@ fn bad_keys_and_values_get_typed_errors_and_change_nothing() {
     let (backend, identity) = fixture(1 << 30);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "keep", &b"v".to_vec(), 0).unwrap();
+    storage.set(&ns, "keep", b"v", 0).unwrap();
     let long = "k".repeat(257);
-    assert_eq!(storage.set(&ns, &long, &vec![], 0), Err(Error::KeyTooLong));
+    assert_eq!(storage.set(&ns, &long, b"", 0), Err(Error::KeyTooLong));
     assert_eq!(storage.get(&ns, &long), Err(Error::KeyTooLong));
-    assert!(matches!(storage.set(&ns, "", &vec![], 0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(storage.set(&ns, "", b"", 0), Err(Error::InvalidArgument(_))));
     assert_eq!(storage.set(&ns, "keep", &vec![0; (1 << 20) + 1], 0), Err(Error::ValueTooLarge));
-    assert!(matches!(storage.set(&ns, "keep", &vec![], u64::MAX), Err(Error::InvalidArgument(_))));
+    assert!(matches!(storage.set(&ns, "keep", b"", u64::MAX), Err(Error::InvalidArgument(_))));
     storage.set(&ns, &"k".repeat(256), &vec![0; 1 << 20], 0).unwrap();
     assert_eq!(storage.get(&ns, "keep").unwrap(), b"v");
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 5 + 256 + (1 << 20));
@@ -77,7 +77,7 @@ fn entry_disappears_exactly_at_expiry_and_stops_counting() {
     let (backend, identity) = fixture(1 << 20);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "t", &vec![0; 9], 2).unwrap();
+    storage.set(&ns, "t", &[0; 9], 2).unwrap();
     identity.now_ms.set(identity.now_ms.get() + 1999);
     assert!(storage.exists(&ns, "t").unwrap());
     assert_eq!(storage.list(&ns, "", 0, None).unwrap().keys, ["t"]);
@@ -95,8 +95,8 @@ fn overwriting_with_no_ttl_removes_the_expiry() {
     let (backend, identity) = fixture(1 << 20);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "t", &b"a".to_vec(), 1).unwrap();
-    storage.set(&ns, "t", &b"b".to_vec(), 0).unwrap();
+    storage.set(&ns, "t", b"a", 1).unwrap();
+    storage.set(&ns, "t", b"b", 0).unwrap();
     identity.now_ms.set(identity.now_ms.get() + 10_000);
     assert_eq!(storage.get(&ns, "t").unwrap(), b"b");
     assert_eq!(storage.sweep(&ns).unwrap(), 0);
@@ -107,9 +107,9 @@ fn write_over_quota_reclaims_expired_entries_first() {
     let (backend, identity) = fixture(100);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "old", &vec![0; 90], 5).unwrap();
+    storage.set(&ns, "old", &[0; 90], 5).unwrap();
     identity.now_ms.set(identity.now_ms.get() + 5000);
-    storage.set(&ns, "new", &vec![0; 90], 0).unwrap();
+    storage.set(&ns, "new", &[0; 90], 0).unwrap();
     assert_eq!(storage.quota(&ns).unwrap().used_bytes, 93);
 }
 
@@ -118,7 +118,7 @@ fn delete_of_expired_entry_reports_absent_and_frees_it() {
     let (backend, identity) = fixture(100);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "t", &vec![0; 10], 1).unwrap();
+    storage.set(&ns, "t", &[0; 10], 1).unwrap();
     identity.now_ms.set(identity.now_ms.get() + 1000);
     assert!(!storage.delete(&ns, "t").unwrap());
     assert_eq!(backend.records("app:test"), 1);
@@ -130,13 +130,13 @@ fn list_pages_in_byte_order_and_resumes_after_the_cursor_across_changes() {
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
     for key in ["b", "a", "c", "d", "é", "aa", "z"] {
-        storage.set(&ns, key, &vec![], 0).unwrap();
+        storage.set(&ns, key, b"", 0).unwrap();
     }
     let first = storage.list(&ns, "", 3, None).unwrap();
     assert_eq!(first.keys, ["a", "aa", "b"]);
     storage.delete(&ns, "c").unwrap();
-    storage.set(&ns, "ab", &vec![], 0).unwrap(); // before the cursor: not seen
-    storage.set(&ns, "bb", &vec![], 0).unwrap(); // after the cursor: seen
+    storage.set(&ns, "ab", b"", 0).unwrap(); // before the cursor: not seen
+    storage.set(&ns, "bb", b"", 0).unwrap(); // after the cursor: seen
     let second = storage.list(&ns, "", 3, first.next_cursor.as_deref()).unwrap();
     assert_eq!(second.keys, ["bb", "d", "z"]);
     let third = storage.list(&ns, "", 3, second.next_cursor.as_deref()).unwrap();
@@ -150,7 +150,7 @@ fn list_filters_by_prefix_and_a_full_last_page_has_no_cursor() {
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
     for key in ["user/1", "user/2", "users", "a", "v"] {
-        storage.set(&ns, key, &vec![], 0).unwrap();
+        storage.set(&ns, key, b"", 0).unwrap();
     }
     let page = storage.list(&ns, "user/", 2, None).unwrap();
     assert_eq!(page.keys, ["user/1", "user/2"]);
@@ -164,7 +164,7 @@ fn list_skips_expired_entries_without_losing_live_ones() {
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
     for i in 0..50 {
-        storage.set(&ns, &format!("k{i:02}"), &vec![], if i % 5 == 0 { 0 } else { 1 }).unwrap();
+        storage.set(&ns, &format!("k{i:02}"), b"", if i % 5 == 0 { 0 } else { 1 }).unwrap();
     }
     identity.now_ms.set(identity.now_ms.get() + 1000);
     let mut seen = Vec::new();
@@ -198,10 +198,10 @@ fn other_namespaces_need_a_grant_and_read_only_grants_refuse_writes() {
     assert_eq!(storage.open("app:other"), Err(Error::PermissionDenied));
     assert!(matches!(storage.open("app:a:b"), Err(Error::InvalidArgument(_))));
     let alice = storage.open("user:alice").unwrap();
-    storage.set(&alice, "k", &b"v".to_vec(), 0).unwrap();
+    storage.set(&alice, "k", b"v", 0).unwrap();
     assert_eq!(storage.get(storage.own(), "k"), Err(Error::NotFound), "namespaces are isolated");
     let system = storage.open("system").unwrap();
-    assert_eq!(storage.set(&system, "k", &vec![], 0), Err(Error::PermissionDenied));
+    assert_eq!(storage.set(&system, "k", b"", 0), Err(Error::PermissionDenied));
     assert_eq!(storage.delete(&system, "k"), Err(Error::PermissionDenied));
     assert_eq!(storage.get(&system, "k"), Err(Error::NotFound));
 }
@@ -211,9 +211,9 @@ fn backend_failure_is_reported_and_changes_nothing() {
     let (backend, identity) = fixture(1 << 20);
     let storage = Storage::new(&backend, &identity);
     let ns = storage.own().clone();
-    storage.set(&ns, "k", &b"old".to_vec(), 0).unwrap();
+    storage.set(&ns, "k", b"old", 0).unwrap();
     backend.fail_commits.set(true);
-    assert!(matches!(storage.set(&ns, "k", &b"new".to_vec(), 0), Err(Error::Backend(_))));
+    assert!(matches!(storage.set(&ns, "k", b"new", 0), Err(Error::Backend(_))));
     assert!(matches!(storage.delete(&ns, "k"), Err(Error::Backend(_))));
     backend.fail_commits.set(false);
     assert_eq!(storage.get(&ns, "k").unwrap(), b"old");

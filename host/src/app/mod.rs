@@ -124,7 +124,7 @@ impl AppInstance {
             .instance
             .get_export(&mut self.store, Some(&exported), name)
             .with_context(|| format!("`{interface}` has no function `{name}`"))?;
-        Ok(self.instance.get_typed_func(&mut self.store, &func)?)
+        Ok(self.instance.get_typed_func(&mut self.store, func)?)
     }
 
     /// Calls `func`, which must come from this instance.

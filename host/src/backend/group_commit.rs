@@ -154,7 +154,7 @@ mod tests {
     fn a_panicking_batch_answers_its_waiters_with_an_error() {
         let group = GroupCommit::<u64>::default();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            group.submit(1, |_| panic!("injected"));
+            let _ = group.submit(1, |_| panic!("injected"));
         }));
         assert!(outcome.is_err());
         assert_eq!(

@@ -669,8 +669,6 @@ fn random_operation_sequences_on_one_instance_match_the_model_on_every_backend()
 }
 
 #[test]
-#[ignore = "bug: the write cache (component/src/update.rs snapshot) mixes fresh usage with stale \
-            directory records, so a second instance's writes make the first report damaged usage"]
 fn random_operation_sequences_from_two_instances_match_the_model_on_every_backend() {
     model_on_every_backend(2);
 }
@@ -679,8 +677,6 @@ fn random_operation_sequences_from_two_instances_match_the_model_on_every_backen
 /// deletes it, A reads fresh usage for another key, and A's next write to `a` plans from the
 /// stale directory record and the fresh usage.
 #[test]
-#[ignore = "bug: the write cache (component/src/update.rs snapshot) mixes fresh usage with stale \
-            directory records, so a second instance's writes make the first report damaged usage"]
 fn a_second_instance_writing_the_namespace_never_makes_the_first_report_damaged_usage() {
     for b in backends() {
         let (runtime, _clock) = model_runtime(b.backend.clone());

@@ -79,7 +79,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         keys.dedup();
         let mut reclaimed = false;
         let mut trust_cache = !with_values;
-        for _ in 0..MAX_ATTEMPTS {
+        'attempts: for _ in 0..MAX_ATTEMPTS {
             let cached = if trust_cache { self.cached_snapshot(ns, &keys) } else { None };
             let from_cache = cached.is_some();
             let (usage, usage_version, stored, view) = match cached {
@@ -113,8 +113,19 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 let old = stored.get(write.key());
                 if let Some(old) = old {
                     let old_size = key.len() as u64 + u64::from(old.meta.value_len);
-                    new_usage.bytes = new_usage.bytes.checked_sub(old_size).ok_or_else(corrupt_usage)?;
-                    new_usage.keys = new_usage.keys.checked_sub(1).ok_or_else(corrupt_usage)?;
+                    let (Some(bytes), Some(keys)) =
+                        (new_usage.bytes.checked_sub(old_size), new_usage.keys.checked_sub(1))
+                    else {
+                        // From the cache this can only mean the cache is stale; from a fresh
+                        // read it means the stored records disagree.
+                        if from_cache {
+                            self.write_cache().forget(ns.name());
+                            trust_cache = false;
+                            continue 'attempts;
+                        }
+                        return Err(corrupt_usage());
+                    };
+                    new_usage = Usage { bytes, keys };
                     if let Some(at) = old.meta.expires_at_ms {
                         mutations.push(Mutation::Delete(layout::expiry_key(at, key)));
                     }
@@ -175,7 +186,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                     }
                     Planned::Delete { key } => (*key, None),
                 });
-                self.write_cache().remember(ns.name(), Some((new_usage, version)), metas);
+                self.write_cache().remember_commit(ns.name(), Some((new_usage, version)), metas);
                 return Ok((result, Some(version)));
             }
             self.write_cache().forget(ns.name());
@@ -245,7 +256,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         }
         let usage_version = usage_entry.map(|entry| entry.version);
         let known_usage = usage_version.map(|version| (usage, version));
-        self.write_cache().remember(
+        self.write_cache().remember_read(
             ns.name(),
             known_usage,
             keys.iter().map(|key| (*key, stored.get(key).map(|s: &Stored| (s.meta, s.version)))),

@@ -40,8 +40,28 @@ impl WriteCache {
         Some((usage, metas))
     }
 
-    /// Remembers records as read or written.
-    pub(crate) fn remember<'k>(
+    /// Remembers records read from one snapshot. Every write to a namespace rewrites its usage
+    /// record, so a usage version other than the cached one means other records may have changed
+    /// too: the cached directory records are dropped before these are added.
+    pub(crate) fn remember_read<'k>(
+        &self,
+        namespace: &str,
+        usage: Known<Usage>,
+        metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>,
+    ) {
+        let mut namespaces = self.namespaces.borrow_mut();
+        let cache = namespaces.entry(namespace.to_owned()).or_default();
+        let version = |known: Option<Known<Usage>>| known.map(|usage| usage.map(|(_, version)| version));
+        if version(cache.usage) != version(Some(usage)) {
+            cache.metas.clear();
+        }
+        cache.usage = Some(usage);
+        Self::insert(cache, metas);
+    }
+
+    /// Remembers what this instance's own commit wrote. The commit was conditional on the
+    /// cached usage version, so nothing else changed in between and the rest stays valid.
+    pub(crate) fn remember_commit<'k>(
         &self,
         namespace: &str,
         usage: Known<Usage>,
@@ -50,6 +70,10 @@ impl WriteCache {
         let mut namespaces = self.namespaces.borrow_mut();
         let cache = namespaces.entry(namespace.to_owned()).or_default();
         cache.usage = Some(usage);
+        Self::insert(cache, metas);
+    }
+
+    fn insert<'k>(cache: &mut NamespaceCache, metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>) {
         for (key, meta) in metas {
             if cache.metas.len() >= MAX_KEYS && !cache.metas.contains_key(key) {
                 cache.metas.clear();

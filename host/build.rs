@@ -12,9 +12,18 @@ fn main() {
     for watched in ["component/src", "component/Cargo.toml", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
-    let wasm = build_component(workspace, "zero-storage-component", "zero_storage_component.wasm");
+    // A toolchain without the wasm32-wasip2 target (nightly for cargo-fuzz, say) can use a
+    // component built beforehand by one that has it.
+    println!("cargo:rerun-if-env-changed={PREBUILT}");
+    let wasm = match std::env::var_os(PREBUILT) {
+        Some(path) => PathBuf::from(path),
+        None => build_component(workspace, "zero-storage-component", "zero_storage_component.wasm"),
+    };
     println!("cargo:rustc-env=ZERO_STORAGE_COMPONENT_WASM={}", wasm.display());
 }
+
+/// Names a storage component (.wasm) to embed instead of building one.
+const PREBUILT: &str = "ZERO_STORAGE_PREBUILT_COMPONENT";
 
 fn build_component(workspace: &Path, package: &str, artifact: &str) -> PathBuf {
     let target_dir = workspace.join("target").join("wasm");

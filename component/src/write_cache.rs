@@ -49,14 +49,7 @@ impl WriteCache {
         usage: Known<Usage>,
         metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>,
     ) {
-        let mut namespaces = self.namespaces.borrow_mut();
-        let cache = namespaces.entry(namespace.to_owned()).or_default();
-        let version = |known: Option<Known<Usage>>| known.map(|usage| usage.map(|(_, version)| version));
-        if version(cache.usage) != version(Some(usage)) {
-            cache.metas.clear();
-        }
-        cache.usage = Some(usage);
-        Self::insert(cache, metas);
+        self.remember(namespace, usage, metas, true);
     }
 
     /// Remembers what this instance's own commit wrote. The commit was conditional on the
@@ -67,13 +60,23 @@ impl WriteCache {
         usage: Known<Usage>,
         metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>,
     ) {
-        let mut namespaces = self.namespaces.borrow_mut();
-        let cache = namespaces.entry(namespace.to_owned()).or_default();
-        cache.usage = Some(usage);
-        Self::insert(cache, metas);
+        self.remember(namespace, usage, metas, false);
     }
 
-    fn insert<'k>(cache: &mut NamespaceCache, metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>) {
+    fn remember<'k>(
+        &self,
+        namespace: &str,
+        usage: Known<Usage>,
+        metas: impl IntoIterator<Item = (&'k str, Known<Meta>)>,
+        read: bool,
+    ) {
+        let mut namespaces = self.namespaces.borrow_mut();
+        let cache = namespaces.entry(namespace.to_owned()).or_default();
+        let version = |known: Option<Known<Usage>>| known.map(|usage| usage.map(|(_, version)| version));
+        if read && version(cache.usage) != version(Some(usage)) {
+            cache.metas.clear();
+        }
+        cache.usage = Some(usage);
         for (key, meta) in metas {
             if cache.metas.len() >= MAX_KEYS && !cache.metas.contains_key(key) {
                 cache.metas.clear();

@@ -74,49 +74,55 @@ impl KvBucket {
     }
 }
 
-/// Converts Zero's errors to a standard error type with three cases.
-macro_rules! to_standard_error {
-    ($module:ident) => {
+/// What both versions' `store` interfaces share: the error mapping, `open`, and every bucket
+/// method but `list-keys` (whose cursor type differs), which the caller supplies.
+macro_rules! store_interface {
+    ($module:ident, $($list_keys:tt)*) => {
+        /// Zero's errors in the standard's three cases.
         fn standard_error(error: Error) -> $module::store::Error {
             match error {
                 Error::PermissionDenied => $module::store::Error::AccessDenied,
                 other => $module::store::Error::Other(other.to_string()),
             }
         }
+
+        impl $module::store::Guest for Component {
+            type Bucket = KvBucket;
+            fn open(identifier: String) -> Result<$module::store::Bucket, $module::store::Error> {
+                KvBucket::open(&identifier).map($module::store::Bucket::new).map_err(|_| $module::store::Error::AccessDenied)
+            }
+        }
+
+        impl $module::store::GuestBucket for KvBucket {
+            fn get(&self, key: String) -> Result<Option<Vec<u8>>, $module::store::Error> {
+                KvBucket::get(self, &key).map_err(standard_error)
+            }
+            fn set(&self, key: String, value: Vec<u8>) -> Result<(), $module::store::Error> {
+                with_storage(|s| s.set(&self.ns, &key, &value, 0)).map_err(standard_error)
+            }
+            fn delete(&self, key: String) -> Result<(), $module::store::Error> {
+                with_storage(|s| s.delete(&self.ns, &key)).map(drop).map_err(standard_error)
+            }
+            fn exists(&self, key: String) -> Result<bool, $module::store::Error> {
+                with_storage(|s| s.exists(&self.ns, &key)).map_err(standard_error)
+            }
+            $($list_keys)*
+        }
     };
 }
 
 mod v2 {
     use super::*;
-    to_standard_error!(draft2);
     use draft2::atomics::{Cas, CasError};
-    use draft2::store::{Bucket, BucketBorrow, Error as KvError, KeyResponse};
+    use draft2::store::{BucketBorrow, Error as KvError, KeyResponse};
 
-    impl draft2::store::Guest for Component {
-        type Bucket = KvBucket;
-        fn open(identifier: String) -> Result<Bucket, KvError> {
-            KvBucket::open(&identifier).map(Bucket::new).map_err(|_| KvError::AccessDenied)
-        }
-    }
-
-    impl draft2::store::GuestBucket for KvBucket {
-        fn get(&self, key: String) -> Result<Option<Vec<u8>>, KvError> {
-            KvBucket::get(self, &key).map_err(standard_error)
-        }
-        fn set(&self, key: String, value: Vec<u8>) -> Result<(), KvError> {
-            with_storage(|s| s.set(&self.ns, &key, &value, 0)).map_err(standard_error)
-        }
-        fn delete(&self, key: String) -> Result<(), KvError> {
-            with_storage(|s| s.delete(&self.ns, &key)).map(drop).map_err(standard_error)
-        }
-        fn exists(&self, key: String) -> Result<bool, KvError> {
-            with_storage(|s| s.exists(&self.ns, &key)).map_err(standard_error)
-        }
+    store_interface!(
+        draft2,
         fn list_keys(&self, cursor: Option<String>) -> Result<KeyResponse, KvError> {
             let page = self.list(cursor.as_deref()).map_err(standard_error)?;
             Ok(KeyResponse { keys: page.keys, cursor: page.next_cursor })
         }
-    }
+    );
 
     /// A compare-and-swap handle: the key, and the version and value it had when taken.
     pub struct KvCas {
@@ -184,29 +190,10 @@ mod v2 {
 
 mod v1 {
     use super::*;
-    to_standard_error!(draft);
-    use draft::store::{Bucket, BucketBorrow, Error as KvError, KeyResponse};
+    use draft::store::{BucketBorrow, Error as KvError, KeyResponse};
 
-    impl draft::store::Guest for Component {
-        type Bucket = KvBucket;
-        fn open(identifier: String) -> Result<Bucket, KvError> {
-            KvBucket::open(&identifier).map(Bucket::new).map_err(|_| KvError::AccessDenied)
-        }
-    }
-
-    impl draft::store::GuestBucket for KvBucket {
-        fn get(&self, key: String) -> Result<Option<Vec<u8>>, KvError> {
-            KvBucket::get(self, &key).map_err(standard_error)
-        }
-        fn set(&self, key: String, value: Vec<u8>) -> Result<(), KvError> {
-            with_storage(|s| s.set(&self.ns, &key, &value, 0)).map_err(standard_error)
-        }
-        fn delete(&self, key: String) -> Result<(), KvError> {
-            with_storage(|s| s.delete(&self.ns, &key)).map(drop).map_err(standard_error)
-        }
-        fn exists(&self, key: String) -> Result<bool, KvError> {
-            with_storage(|s| s.exists(&self.ns, &key)).map_err(standard_error)
-        }
+    store_interface!(
+        draft,
         fn list_keys(&self, cursor: Option<u64>) -> Result<KeyResponse, KvError> {
             let resume = match cursor {
                 None => None,
@@ -217,7 +204,7 @@ mod v1 {
             let page = self.list(resume.as_deref()).map_err(standard_error)?;
             Ok(KeyResponse { keys: page.keys, cursor: page.next_cursor.map(|next| self.remember(next)) })
         }
-    }
+    );
 
     impl draft::atomics::Guest for Component {
         fn increment(bucket: BucketBorrow<'_>, key: String, delta: u64) -> Result<u64, KvError> {

@@ -1,9 +1,10 @@
 //! The storage operations: every rule of the `store` interface, over any [`Backend`].
 //!
-//! Each write reads the entry's directory record and the namespace's usage record from one
-//! snapshot, checks limits and quota, and commits on the condition that neither changed. If
-//! another writer got in first the commit reports a conflict and the write starts over, so
-//! usage is exact without locks and works the same on a single file or a distributed engine.
+//! Each write (through `update.rs`) reads the entry's directory record and the namespace's usage
+//! record from one snapshot, checks limits and quota, and commits on the condition that neither
+//! changed. If another writer got in first the commit reports a conflict and the write starts
+//! over, so usage is exact without locks and works the same on a single file or a distributed
+//! engine.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;

@@ -3,7 +3,10 @@
 //!
 //! Every write operation (`set`, `delete`, batches, `increment`, `transact`) is a plan over this
 //! engine, so all of them keep usage exact, honour quotas and time to live the same way, and are
-//! all-or-nothing.
+//! all-or-nothing. The snapshot may come from this instance's [write cache]; the commit's
+//! conditions make that safe.
+//!
+//! [write cache]: crate::write_cache
 
 use std::borrow::Cow;
 use std::collections::HashMap;

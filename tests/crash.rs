@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use zero_storage::backend::FsBackend;
 use zero_storage::{Config, ProcessIdentity};
-use zero_storage_tests::workload::{NAMESPACES, Op, State, describe_difference, execute, read_state};
+use zero_storage_tests::workload::{InFlightOutcomes, NAMESPACES, Op, State, execute, read_state};
 use zero_storage_tests::{Rng, runtime_with};
 
 const CHILD_ENV: &str = "ZERO_CRASH_CHILD";
@@ -172,7 +172,7 @@ fn acknowledged_writes_survive_sigkill_of_the_writer_process() {
     let dir = temp.path().join("data");
     let mut state = State::new();
     let mut next_seq = 1;
-    let (mut acked_total, mut landed, mut lost, mut idle) = (0, 0, 0, 0);
+    let (mut acked_total, mut outcomes) = (0, InFlightOutcomes::default());
     let started = std::time::Instant::now();
     for round in 0..rounds {
         let delay_ms = if rng.percent(20) { rng.below(3) } else { rng.below(40) };
@@ -183,34 +183,22 @@ fn acknowledged_writes_survive_sigkill_of_the_writer_process() {
         for (seq, op) in &report.acked {
             op.apply(*seq, &mut acknowledged);
         }
-        let mut with_in_flight = acknowledged.clone();
-        if let Some((seq, op)) = &report.in_flight {
-            op.apply(*seq, &mut with_in_flight);
-        }
         next_seq = report.in_flight.as_ref().or(report.acked.last()).map_or(next_seq, |(seq, _)| seq + 1);
         let mut probes = State::new();
         let stored = reopen_and_read(&dir, round, &mut probes);
-        if stored == acknowledged && stored == with_in_flight {
-            idle += 1;
-        } else if stored == acknowledged {
-            lost += 1;
-        } else if stored == with_in_flight {
-            landed += 1;
-        } else {
-            panic!(
-                "round {round} (ZERO_SEED={seed}): the reopened store matches neither the acknowledged writes \
-                 nor those plus the one in flight ({:?}).\nAgainst the acknowledged writes:\n{}",
-                report.in_flight,
-                describe_difference(&stored, &acknowledged)
-            );
+        if let Err(difference) = outcomes.judge(&stored, &acknowledged, report.in_flight.as_ref()) {
+            panic!("round {round} (ZERO_SEED={seed}): {difference}");
         }
         state = stored;
         state.extend(probes);
     }
     eprintln!(
         "crash test: {rounds} rounds in {:.1?}, {acked_total} acknowledged operations, none lost; \
-         the operation in flight landed {landed} times, was lost {lost} times, changed nothing {idle} times",
-        started.elapsed()
+         the operation in flight landed {} times, was lost {} times, changed nothing {} times",
+        started.elapsed(),
+        outcomes.landed,
+        outcomes.lost,
+        outcomes.idle
     );
     assert!(acked_total > 0, "the writers never acknowledged anything");
 }

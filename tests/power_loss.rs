@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use zero_storage::backend::FsBackend;
 use zero_storage::{Config, Process, ProcessIdentity, Runtime};
-use zero_storage_tests::workload::{NAMESPACES, Op, State, describe_difference, execute, read_state};
+use zero_storage_tests::workload::{InFlightOutcomes, NAMESPACES, Op, State, execute, read_state};
 use zero_storage_tests::{Rng, runtime_with};
 
 /// The disk's atomic unit: a write is torn only at these boundaries.
@@ -213,7 +213,7 @@ fn acknowledged_writes_survive_power_loss_with_torn_unsynced_writes() {
     let mut image = disk.cut_power();
     let mut state = State::new();
     let mut seq = 1;
-    let (mut acked_total, mut landed, mut lost, mut idle, mut during_open) = (0, 0, 0, 0, 0);
+    let (mut acked_total, mut during_open, mut outcomes) = (0, 0, InFlightOutcomes::default());
 
     for round in 0..rounds {
         // Write until the power goes out, somewhere in the first few hundred mutating calls.
@@ -255,22 +255,8 @@ fn acknowledged_writes_survive_power_loss_with_torn_unsynced_writes() {
         let (runtime, mut procs) = open(&recovered)
             .unwrap_or_else(|e| panic!("round {round} (ZERO_SEED={seed}): the image does not reopen: {e:#}"));
         let stored = read_state(&mut procs);
-        let mut with_in_flight = acknowledged.clone();
-        if let Some((seq, op)) = &in_flight {
-            op.apply(*seq, &mut with_in_flight);
-        }
-        if stored == acknowledged && stored == with_in_flight {
-            idle += 1;
-        } else if stored == acknowledged {
-            lost += 1;
-        } else if stored == with_in_flight {
-            landed += 1;
-        } else {
-            panic!(
-                "round {round} (ZERO_SEED={seed}): the recovered store matches neither the acknowledged writes \
-                 nor those plus the one in flight ({in_flight:?}).\nAgainst the acknowledged writes:\n{}",
-                describe_difference(&stored, &acknowledged)
-            );
+        if let Err(difference) = outcomes.judge(&stored, &acknowledged, in_flight.as_ref()) {
+            panic!("round {round} (ZERO_SEED={seed}): {difference}");
         }
         state = stored;
         for (ns, p) in procs.iter_mut().enumerate() {
@@ -285,9 +271,12 @@ fn acknowledged_writes_survive_power_loss_with_torn_unsynced_writes() {
     }
     eprintln!(
         "power-loss test: {rounds} rounds in {:.1?}, {acked_total} acknowledged operations, none lost; \
-         the power went out while opening {during_open} times; the operation in flight landed {landed} times, \
-         was lost {lost} times, changed nothing {idle} times",
-        started.elapsed()
+         the power went out while opening {during_open} times; the operation in flight landed {} times, \
+         was lost {} times, changed nothing {} times",
+        started.elapsed(),
+        outcomes.landed,
+        outcomes.lost,
+        outcomes.idle
     );
     assert!(acked_total > 0, "no operation was ever acknowledged");
 }

@@ -191,3 +191,39 @@ pub fn describe_difference(actual: &State, expected: &State) -> String {
     }
     out
 }
+
+/// Counts of what a crash did to the operation that was in flight.
+#[derive(Debug, Default)]
+pub struct InFlightOutcomes {
+    /// The operation had no visible effect either way.
+    pub idle: u64,
+    /// The operation was not applied.
+    pub lost: u64,
+    /// The operation was applied entirely.
+    pub landed: u64,
+}
+
+impl InFlightOutcomes {
+    /// Checks the store recovered after a crash: it must hold exactly the acknowledged writes,
+    /// or those plus the whole operation that was in flight (never a part of it). Counts which,
+    /// or returns a description of the difference.
+    pub fn judge(&mut self, stored: &State, acknowledged: &State, in_flight: Option<&(u64, Op)>) -> Result<(), String> {
+        let mut with_in_flight = acknowledged.clone();
+        if let Some((seq, op)) = in_flight {
+            op.apply(*seq, &mut with_in_flight);
+        }
+        match (stored == acknowledged, stored == &with_in_flight) {
+            (true, true) => self.idle += 1,
+            (true, false) => self.lost += 1,
+            (false, true) => self.landed += 1,
+            (false, false) => {
+                return Err(format!(
+                    "the store matches neither the acknowledged writes nor those plus the one in flight \
+                     ({in_flight:?}).\nAgainst the acknowledged writes:\n{}",
+                    describe_difference(stored, acknowledged)
+                ));
+            }
+        }
+        Ok(())
+    }
+}

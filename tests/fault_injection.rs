@@ -5,8 +5,8 @@
 //! Each failing call must reach the caller as `backend-error` with the injected message; the
 //! operation must leave the namespace exactly as it was (same entries, usage equal to the
 //! recomputed sum); the operations that do not touch the failing call must work; and once the
-//! fault clears, everything works again. `tests/faults.rs` covers switching faults on and off by
-//! hand; this sweeps every position in the middle of every operation.
+//! fault clears, everything works again. The sweep covers every position in the middle of every
+//! operation, so a hand-picked fault would repeat one of its cases.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use zero_storage::backend::FsBackend;
 use zero_storage::{Config, ProcessIdentity, RuntimeBuilder};
-use zero_storage_benches::{format_ns, header, report, resident_bytes, time};
+use zero_storage_benches::{header, report, resident_bytes, time};
 
 const BIG: usize = 1_000_000;
 const SMALL: usize = 1_000;
@@ -15,15 +15,6 @@ const VALUE: [u8; 32] = [7; 32];
 
 fn key(i: usize) -> String {
     format!("key-{i:012}")
-}
-
-/// The cursor `list` returns after `key` (see component/src/cursor.rs).
-fn cursor_after(key: &str) -> String {
-    let mut cursor = String::from("c");
-    for byte in key.bytes() {
-        cursor.push_str(&format!("{byte:02x}"));
-    }
-    cursor
 }
 
 fn main() {
@@ -48,9 +39,9 @@ fn main() {
     let rss_loaded = resident_bytes();
 
     let start = time(9, 50, |_| drop(std::hint::black_box(big.list("", 100, None).unwrap())));
-    let middle_cursor = cursor_after(&key(BIG / 2));
+    let middle_cursor = zero_storage_component::cursor::encode(&key(BIG / 2));
     let middle = time(9, 50, |_| drop(std::hint::black_box(big.list("", 100, Some(&middle_cursor)).unwrap())));
-    let end_cursor = cursor_after(&key(BIG - 101));
+    let end_cursor = zero_storage_component::cursor::encode(&key(BIG - 101));
     let end = time(9, 50, |_| drop(std::hint::black_box(big.list("", 100, Some(&end_cursor)).unwrap())));
     // A pseudo-random walk over the keys, the same for both namespaces.
     let spread = |i: usize, n: usize| (i.wrapping_mul(2_654_435_761)) % n;
@@ -73,5 +64,4 @@ fn main() {
         mib(rss_loaded),
         mib(rss_end)
     );
-    let _ = format_ns;
 }

@@ -228,13 +228,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !names.iter().any(|name| name == "system") {
                 names.insert(0, "system".to_owned());
             }
+            let mut process = admin(&runtime, "system")?;
             for name in names {
-                rows.push(admin(&runtime, &name)?.quota()?);
+                process.use_namespace(&name).with_context(|| format!("namespace `{name}`"))?;
+                rows.push(process.quota()?);
             }
             print_usage(&rows, json);
         }
         Command::Sweep => {
-            let mut process = runtime.process(ProcessIdentity::system("zero-storage-cli")?)?;
+            let mut process = admin(&runtime, "system")?;
             let mut total = 0;
             for name in runtime.backend().namespaces().map_err(|e| anyhow::anyhow!("{e}"))? {
                 total += process.sweep(&name)?;

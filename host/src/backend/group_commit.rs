@@ -130,15 +130,22 @@ mod tests {
 
     #[test]
     fn concurrent_requests_are_batched_and_each_gets_its_own_outcome() {
+        const WRITERS: u64 = 16;
         let group = Arc::new(GroupCommit::<u64>::default());
-        let batches = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..16u64)
+        let (batches, arrived) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let threads: Vec<_> = (0..WRITERS)
             .map(|n| {
-                let (group, batches) = (group.clone(), batches.clone());
+                let (group, batches, arrived) = (group.clone(), batches.clone(), arrived.clone());
                 std::thread::spawn(move || {
+                    arrived.fetch_add(1, Ordering::SeqCst);
                     group.submit(n, |batch| {
+                        // The first leader holds its batch until every writer has arrived, so the
+                        // rest must queue behind it and share the next batch.
+                        while arrived.load(Ordering::SeqCst) < WRITERS as usize {
+                            std::thread::yield_now();
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
                         batches.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(5));
                         batch.into_iter().map(|n| Ok(CommitResult::Committed(n * 10))).collect()
                     })
                 })
@@ -147,7 +154,8 @@ mod tests {
         for (n, thread) in threads.into_iter().enumerate() {
             assert_eq!(thread.join().unwrap(), Ok(CommitResult::Committed(n as u64 * 10)));
         }
-        assert!(batches.load(Ordering::SeqCst) <= 16);
+        let batches = batches.load(Ordering::SeqCst);
+        assert!(batches < WRITERS as usize, "{WRITERS} commits took {batches} batches: nothing was shared");
     }
 
     #[test]

@@ -21,8 +21,8 @@ mod write_cache;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use atomic::{Precondition, Versioned, Write};
 pub use error::{Error, Result};

@@ -6,18 +6,25 @@ use std::collections::{BTreeMap, HashMap};
 use crate::backend::*;
 
 /// One namespace: key → (value, version).
-type Space = BTreeMap<Vec<u8>, (Vec<u8>, u64)>;
+pub type Space = BTreeMap<Vec<u8>, (Vec<u8>, u64)>;
 
 /// Namespaced ordered maps with versions, like the host's memory backend.
 #[derive(Default)]
 pub struct MapBackend {
     spaces: RefCell<HashMap<String, Space>>,
     version: Cell<u64>,
+    /// Fails every read while set.
+    pub fail_reads: Cell<bool>,
     /// Fails every commit while set, to check that failures change nothing.
     pub fail_commits: Cell<bool>,
 }
 
 impl MapBackend {
+    /// A copy of everything stored, to compare before and after an operation.
+    pub fn contents(&self) -> HashMap<String, Space> {
+        self.spaces.borrow().clone()
+    }
+
     /// The number of backend records in `namespace`.
     pub fn records(&self, namespace: &str) -> usize {
         self.spaces.borrow().get(namespace).map_or(0, BTreeMap::len)
@@ -26,6 +33,9 @@ impl MapBackend {
 
 impl Backend for &MapBackend {
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String> {
+        if self.fail_reads.get() {
+            return Err("injected read failure".into());
+        }
         let spaces = self.spaces.borrow();
         let empty = BTreeMap::new();
         let space = spaces.get(namespace).unwrap_or(&empty);
@@ -58,15 +68,18 @@ impl Backend for &MapBackend {
         mutations: &[Mutation<'_>],
     ) -> Result<CommitResult, String> {
         if self.fail_commits.get() {
-            return Err("injected failure".into());
+            return Err("injected commit failure".into());
         }
         let mut spaces = self.spaces.borrow_mut();
-        let space = spaces.entry(namespace.to_owned()).or_default();
+        // Checked before the namespace is created, so a conflict leaves no trace at all.
+        let existing = spaces.get(namespace);
         for (index, condition) in conditions.iter().enumerate() {
-            if space.get(&condition.key).map(|(_, version)| *version) != condition.version {
+            let current = existing.and_then(|space| space.get(&condition.key)).map(|(_, version)| *version);
+            if current != condition.version {
                 return Ok(CommitResult::Conflict(index as u32));
             }
         }
+        let space = spaces.entry(namespace.to_owned()).or_default();
         let version = self.version.get() + 1;
         self.version.set(version);
         for mutation in mutations {

@@ -5,104 +5,16 @@
 
 #![no_main]
 
-use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use zero_storage_component::backend::{
-    Access, Answer, Backend, CommitResult, Condition, Entry, Identity, Mutation, Query,
-};
+use zero_storage_component::testing::{MapBackend, TestIdentity};
 use zero_storage_component::{Error, Precondition, Storage, Write};
 
 const QUOTA: u64 = 300;
 const KEYS: [&str; 8] = ["a", "a/1", "a/2", "ab", "b", "é", "\0", "k"];
 const PREFIXES: [&str; 4] = ["", "a", "a/", "é"];
-
-// ---------------------------------------------------------------------------------------------
-// Backend and identity
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Default)]
-struct MapBackend {
-    space: RefCell<BTreeMap<Vec<u8>, (Vec<u8>, u64)>>,
-    version: Cell<u64>,
-    fail_reads: Cell<bool>,
-    fail_commits: Cell<bool>,
-}
-
-impl Backend for &MapBackend {
-    fn read(&self, _namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String> {
-        if self.fail_reads.get() {
-            return Err("injected read failure".into());
-        }
-        let space = self.space.borrow();
-        let entry = |(key, (value, version)): (&Vec<u8>, &(Vec<u8>, u64)), keys_only: bool| Entry {
-            key: key.clone(),
-            value: if keys_only { Vec::new() } else { value.clone() },
-            version: *version,
-        };
-        Ok(queries
-            .iter()
-            .map(|query| match query {
-                Query::Get(key) => Answer::Got(space.get_key_value(key).map(|kv| entry(kv, false))),
-                Query::Scan { start, end, limit, keys_only } if start < end => Answer::Scanned(
-                    space
-                        .range(start.clone()..end.clone())
-                        .take(*limit as usize)
-                        .map(|kv| entry(kv, *keys_only))
-                        .collect(),
-                ),
-                Query::Scan { .. } => Answer::Scanned(Vec::new()),
-            })
-            .collect())
-    }
-
-    fn commit(
-        &self,
-        _namespace: &str,
-        conditions: &[Condition],
-        mutations: &[Mutation<'_>],
-    ) -> Result<CommitResult, String> {
-        if self.fail_commits.get() {
-            return Err("injected commit failure".into());
-        }
-        let mut space = self.space.borrow_mut();
-        for (index, condition) in conditions.iter().enumerate() {
-            if space.get(&condition.key).map(|(_, version)| *version) != condition.version {
-                return Ok(CommitResult::Conflict(index as u32));
-            }
-        }
-        let version = self.version.get() + 1;
-        self.version.set(version);
-        for mutation in mutations {
-            match mutation {
-                Mutation::Put(key, value) => space.insert(key.clone(), (value.to_vec(), version)),
-                Mutation::Delete(key) => space.remove(key),
-            };
-        }
-        Ok(CommitResult::Committed(version))
-    }
-}
-
-struct Caller {
-    now: Cell<u64>,
-}
-
-impl Identity for &Caller {
-    fn own_namespace(&self) -> String {
-        "app:fuzz".into()
-    }
-    fn access(&self, _namespace: &str) -> Access {
-        Access::None
-    }
-    fn quota_bytes(&self, _namespace: &str) -> u64 {
-        QUOTA
-    }
-    fn now_ms(&self) -> u64 {
-        self.now.get()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Operations and the model
@@ -210,35 +122,50 @@ fn same<T: PartialEq + std::fmt::Debug>(op: &Op, actual: Outcome<T>, expected: O
 
 fuzz_target!(|ops: Vec<Op>| {
     let backend = MapBackend::default();
-    let caller = Caller { now: Cell::new(1_000_000) };
+    let caller = TestIdentity::app(QUOTA);
     let storage = Storage::new(&backend, &caller);
     let ns = storage.own().clone();
     let mut model = Model::default();
     let mut highest = 0u64;
     for op in ops.iter().take(200) {
-        let now = caller.now.get();
+        let now = caller.now_ms.get();
         let failing = backend.fail_commits.get() || backend.fail_reads.get();
-        let before = backend.space.borrow().clone();
+        let before = backend.contents();
         match op {
             Op::FailCommits(on) => backend.fail_commits.set(*on),
             Op::FailReads(on) => backend.fail_reads.set(*on),
-            Op::Advance { ms } => caller.now.set(now + u64::from(*ms)),
+            Op::Advance { ms } => caller.now_ms.set(now + u64::from(*ms)),
             _ if failing => {
-                // Whatever the operation, a failing backend changes nothing, and a backend-error
-                // carries the injected message.
+                // A failed operation changes nothing, and a backend-error carries the injected
+                // message. A write may still succeed while only reads fail, planned from the
+                // instance's write cache: then it is acknowledged and the model takes it too.
                 let outcome = match op {
                     Op::Set { key: k, len, fill, ttl } => {
-                        storage.set(&ns, &key(*k), &value(*len, *fill), ttl_secs(*ttl))
+                        let (k, v, t) = (key(*k), value(*len, *fill), ttl_secs(*ttl));
+                        let actual = storage.set(&ns, &k, &v, t);
+                        if actual.is_ok() {
+                            same(op, Ok(()), model.write(&[(k, Some((v, expiry(now, t))))], now, None));
+                        }
+                        actual
                     }
-                    Op::Delete { key: k } => storage.delete(&ns, &key(*k)).map(drop),
+                    Op::Delete { key: k } => {
+                        let k = key(*k);
+                        let existed = model.live(&k, now).is_some();
+                        let actual = storage.delete(&ns, &k);
+                        if let Ok(deleted) = actual {
+                            same(op, Ok(deleted), model.write(&[(k, None)], now, None).map(|()| existed));
+                        }
+                        actual.map(drop)
+                    }
                     Op::Quota => storage.quota(&ns).map(drop),
-                    Op::Increment { key: k, delta } => storage.increment(&ns, &key(*k), i64::from(*delta)).map(drop),
                     _ => Ok(()),
                 };
-                if let Err(Error::Backend(message)) = &outcome {
-                    assert!(message.starts_with("injected"), "{op:?}: {message}");
+                if let Err(error) = &outcome {
+                    if let Error::Backend(message) = error {
+                        assert!(message.starts_with("injected"), "{op:?}: {message}");
+                    }
+                    assert!(backend.contents() == before, "{op:?}: a failed operation changed the backend");
                 }
-                assert!(*backend.space.borrow() == before, "{op:?}: a failed operation changed the backend");
                 continue;
             }
             Op::Set { key: k, len, fill, ttl } => {
@@ -409,7 +336,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             assert!(cursor.is_none(), "the listing does not end");
             let live: Vec<String> =
-                model.entries.keys().filter(|k| model.live(k, caller.now.get()).is_some()).cloned().collect();
+                model.entries.keys().filter(|k| model.live(k, caller.now_ms.get()).is_some()).cloned().collect();
             assert_eq!(walked, live, "full listing after {op:?}");
         }
     }

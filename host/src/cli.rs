@@ -28,9 +28,20 @@ struct Global {
     /// Data directory of the fs backend.
     #[arg(long, global = true, env = "ZERO_STORAGE_DATA", default_value = "zero-data")]
     data: PathBuf,
-    /// Where data lives: `fs` (durable, in --data) or `memory` (gone when the command ends).
+    /// Where data lives: `fs` (durable, in --data), `memory` (gone when the command ends) or
+    /// `etcd` (a cluster shared by many hosts, at --etcd-endpoints; needs the `etcd` feature).
     #[arg(long, global = true, value_enum, default_value_t = BackendKind::Fs)]
     backend: BackendKind,
+    /// Client URLs of the etcd cluster, comma-separated.
+    #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_ENDPOINTS", default_value = "http://127.0.0.1:2379")]
+    etcd_endpoints: String,
+    /// The prefix of every etcd key Zero Storage writes.
+    #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_PREFIX", default_value = "zero/")]
+    etcd_prefix: String,
+    /// The etcd user, when the cluster has authentication enabled (password from
+    /// ZERO_STORAGE_ETCD_PASSWORD).
+    #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_USER")]
+    etcd_user: Option<String>,
     /// A TOML file with quotas and app limits (see README).
     #[arg(long, global = true, env = "ZERO_STORAGE_CONFIG")]
     config: Option<PathBuf>,
@@ -40,6 +51,7 @@ struct Global {
 enum BackendKind {
     Fs,
     Memory,
+    Etcd,
 }
 
 /// The namespace an administrative command works on.
@@ -170,8 +182,30 @@ fn runtime(global: &Global) -> anyhow::Result<Runtime> {
     let builder = match global.backend {
         BackendKind::Fs => builder.fs(&global.data)?,
         BackendKind::Memory => builder,
+        BackendKind::Etcd => builder.backend(etcd_backend(global)?),
     };
     builder.build().context("cannot start the storage runtime")
+}
+
+#[cfg(feature = "etcd")]
+fn etcd_backend(global: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_storage::backend::Backend>> {
+    use zero_storage::backend::{EtcdBackend, EtcdOptions};
+    let mut options = EtcdOptions::new(EtcdOptions::parse_endpoints(&global.etcd_endpoints));
+    options.prefix = global.etcd_prefix.clone();
+    if let Some(user) = &global.etcd_user {
+        let password = std::env::var("ZERO_STORAGE_ETCD_PASSWORD")
+            .context("--etcd-user needs the password in the environment variable ZERO_STORAGE_ETCD_PASSWORD")?;
+        options.user = Some((user.clone(), password));
+    }
+    Ok(std::sync::Arc::new(EtcdBackend::connect(options)?))
+}
+
+#[cfg(not(feature = "etcd"))]
+fn etcd_backend(_: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_storage::backend::Backend>> {
+    bail!(
+        "this zero-storage was built without the etcd backend: build it with \
+         `cargo build --release -p zero-storage --features etcd` (needs protoc: apt-get install protobuf-compiler)"
+    )
 }
 
 /// The administrator: a system process, which may use every namespace.

@@ -5,10 +5,14 @@
 //! an atomic conditional commit. All policy (limits, quotas, TTL, access) lives in the storage
 //! component, so a backend is only storage. `tests/conformance.rs` runs one scenario on each.
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod fs;
 mod group_commit;
 mod memory;
 
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdBackend, EtcdOptions};
 pub use fs::FsBackend;
 pub use memory::MemoryBackend;
 pub use zero_storage_component::backend::{Answer, CommitResult, Condition, Entry, Mutation, Query};

@@ -1,29 +1,9 @@
 //! The `zero-storage` command line, run as a user would type it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
-use zero_storage_tests::{cache_dir, guest};
-
-/// The `zero-storage` binary of this build, (re)built once per test run so it is never stale.
-fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        // Test executables live in target/<profile>/deps; the binary in target/<profile>.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|name| name == "release");
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args(["build", "--quiet", "--package", "zero-storage", "--bin", "zero-storage"]);
-        if release {
-            build.arg("--release");
-        }
-        assert!(build.status().unwrap().success(), "building the zero-storage binary failed");
-        profile_dir.join("zero-storage")
-    })
-}
+use zero_storage_tests::{binary, cache_dir, guest};
 
 struct Cli {
     data: tempfile::TempDir,

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use zero_storage::backend::{Backend, FsBackend, MemoryBackend};
 use zero_storage::{Clock, Config, ManualClock, Runtime, RuntimeBuilder};
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod workload;
 
 /// The path of a guest component built by this crate's build script, e.g. `store-tour`.
@@ -18,6 +20,28 @@ pub fn guest_bytes(name: &str) -> Vec<u8> {
     std::fs::read(guest(name)).unwrap_or_else(|e| panic!("guest {name} was not built: {e}"))
 }
 
+/// The `zero-storage` binary of this build, (re)built once per test run so it is never stale,
+/// with the etcd backend when these tests are built with it.
+pub fn binary() -> &'static Path {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        // Test executables live in target/<profile>/deps; the binary in target/<profile>.
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|name| name == "release");
+        let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args(["build", "--quiet", "--package", "zero-storage", "--bin", "zero-storage"]);
+        if release {
+            build.arg("--release");
+        }
+        if cfg!(feature = "etcd") {
+            build.args(["--features", "etcd"]);
+        }
+        assert!(build.status().expect("run cargo").success(), "building the zero-storage binary failed");
+        profile_dir.join("zero-storage")
+    })
+}
+
 /// A backend under test, with whatever keeps it alive (the fs backend's directory).
 pub struct TestBackend {
     /// The backend's name, for messages.
@@ -28,14 +52,19 @@ pub struct TestBackend {
     pub dir: Option<tempfile::TempDir>,
 }
 
-/// Every backend the conformance suite runs on.
+/// Every backend the conformance suite runs on: `memory`, `fs` and, with the `etcd` feature, a
+/// real 3-member etcd cluster (one per test binary, each call under its own prefix).
 pub fn backends() -> Vec<TestBackend> {
     let dir = tempfile::tempdir().expect("temp dir");
     let fs = FsBackend::open(dir.path()).expect("open fs backend");
-    vec![
+    #[allow(unused_mut)]
+    let mut backends = vec![
         TestBackend { name: "memory", backend: Arc::new(MemoryBackend::new()), dir: None },
         TestBackend { name: "fs", backend: Arc::new(fs), dir: Some(dir) },
-    ]
+    ];
+    #[cfg(feature = "etcd")]
+    backends.push(TestBackend { name: "etcd", backend: Arc::new(etcd::EtcdCluster::shared().backend()), dir: None });
+    backends
 }
 
 /// A runtime over `backend` with a manual clock and `config`; compiled components are cached

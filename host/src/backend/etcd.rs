@@ -77,7 +77,9 @@ impl EtcdOptions {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             prefix: DEFAULT_PREFIX.to_owned(),
             user: None,
-            request_timeout: Duration::from_secs(5),
+            // A write whose proposal was lost with a dead leader is only answered when this
+            // runs out (etcd itself waits ~6 s); retrying sooner is safe and ends the stall.
+            request_timeout: Duration::from_secs(2),
             retry_for: Duration::from_secs(20),
         }
     }
@@ -99,6 +101,18 @@ pub struct EtcdBackend {
     next_marker: AtomicU64,
     marker_lease: Mutex<Option<(i64, Instant)>>,
     retry_for: Duration,
+    retried: AtomicU64,
+    recovered: AtomicU64,
+}
+
+/// What the retry machinery has done on one connection, for tests and operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EtcdStats {
+    /// Requests sent again after a transient failure (unavailable, leader lost, timed out).
+    pub retried_requests: u64,
+    /// Commits whose answer was lost but whose marker showed they had committed, so they were
+    /// reported as committed instead of being applied again.
+    pub recovered_commits: u64,
 }
 
 /// Why one attempt failed: worth retrying (unavailable, leader changed, timed out), or not.
@@ -151,11 +165,21 @@ impl EtcdBackend {
             next_marker: AtomicU64::new(0),
             marker_lease: Mutex::new(None),
             retry_for: options.retry_for.min(Duration::from_secs(5)),
+            retried: AtomicU64::new(0),
+            recovered: AtomicU64::new(0),
         };
         backend.check_cluster(&options).map_err(|message| {
             if message.starts_with("unavailable") { unreachable(&message) } else { anyhow::anyhow!(message) }
         })?;
         Ok(Self { retry_for: options.retry_for, ..backend })
+    }
+
+    /// What the retry machinery has done on this connection so far.
+    pub fn stats(&self) -> EtcdStats {
+        EtcdStats {
+            retried_requests: self.retried.load(Ordering::Relaxed),
+            recovered_commits: self.recovered.load(Ordering::Relaxed),
+        }
     }
 
     /// The connect-time checks: reachability, permissions and the two request limits.
@@ -220,6 +244,7 @@ impl EtcdBackend {
                     ));
                 }
                 Err(Failure::Transient(_)) => {
+                    self.retried.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
@@ -405,6 +430,7 @@ impl Backend for EtcdBackend {
             && marker.value() != ABORTED
         {
             // An earlier attempt of this commit, whose answer was lost, committed.
+            self.recovered.fetch_add(1, Ordering::Relaxed);
             return Ok(CommitResult::Committed(marker.mod_revision() as u64));
         }
         for (index, condition) in conditions.iter().enumerate() {

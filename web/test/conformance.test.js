@@ -16,7 +16,9 @@ before(async () => {
 });
 
 after(async () => {
+  const errors = browser?.errors ?? [];
   await browser?.close();
+  assert.deepEqual(errors.map(String), [], 'no uncaught errors in the page');
 });
 
 test('every operation round-trips', async () => {

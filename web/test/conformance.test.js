@@ -325,6 +325,21 @@ test('concurrent writers to one namespace keep usage exact', async () => {
   assert.equal(seen.quota.keyCount, seen.count);
 });
 
+test('a backend that cannot be reached gives backend-error with a message safe to show', async () => {
+  const seen = await page.evaluate(async () => {
+    const p = await zero.open('closed', { database: freshDb() });
+    await p.set('k', 'v');
+    await p.close(); // closes the IndexedDB connection under the component
+    let error;
+    try { await p.set('k', 'w'); } catch (e) { error = { code: e.code, detail: e.detail, isStorageError: e instanceof zero.StorageError }; }
+    return { error, get: await codeOf(p.get('k')) };
+  });
+  assert.equal(seen.error.code, 'backend-error');
+  assert.equal(seen.error.isStorageError, true);
+  assert.match(seen.error.detail, /IndexedDB transaction could not start \(InvalidStateError\)/);
+  assert.equal(seen.get, 'backend-error');
+});
+
 /** Compares strings by their UTF-8 bytes, the order the contract promises. */
 function utf8Order(a, b) {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));

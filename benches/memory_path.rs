@@ -133,7 +133,7 @@ fn main() {
         let instance = linker.instantiate(&mut store, &component).unwrap();
         let (_, ops) = instance.get_export(&mut store, None, "zero:bench/ops").unwrap();
         let (_, run) = instance.get_export(&mut store, Some(&ops), "run").unwrap();
-        let run = instance.get_typed_func(&mut store, &run).unwrap();
+        let run = instance.get_typed_func(&mut store, run).unwrap();
         let peer = guest_timings(&mut Guest { store, run }, value_size);
 
         // (d) the floor: a native BTreeMap.

@@ -278,8 +278,8 @@ impl EtcdBackend {
                     *current = Some((granted.id(), Instant::now()));
                     return Ok(granted.id());
                 }
-                Err(Failure::Transient(message)) if started.elapsed() < self.retry_for => {
-                    let _ = message;
+                Err(Failure::Transient(_)) if started.elapsed() < self.retry_for => {
+                    self.retried.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }

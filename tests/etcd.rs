@@ -269,13 +269,17 @@ fn separate_cli_processes_racing_for_one_quota_never_exceed_it() {
             });
         }
     });
-    let quota =
-        cli(&cluster.endpoint_list(), &prefix, &["--config", &config, "quota", "--ns", "app:race"]).output().unwrap();
+    let quota = cli(&cluster.endpoint_list(), &prefix, &["--config", &config, "quota", "--ns", "app:race", "--json"])
+        .output()
+        .unwrap();
     assert!(quota.status.success(), "{}", stderr(&quota));
+    let quota: serde_json::Value = serde_json::from_slice(&quota.stdout).unwrap();
     let listed = cli(&cluster.endpoint_list(), &prefix, &["list", "--ns", "app:race"]).output().unwrap();
-    let keys = String::from_utf8(listed.stdout).unwrap().lines().count() as u64;
-    // Each entry is 1,004 or 1,005 bytes: at most 9 fit in 10,000, and 9 must have.
-    assert_eq!(keys, 9, "quota report: {}", String::from_utf8_lossy(&quota.stdout));
+    let keys: Vec<String> = String::from_utf8(listed.stdout).unwrap().lines().map(str::to_owned).collect();
+    // Each entry is its 4-byte key and 1,000 bytes: at most 9 fit in 10,000, and 9 must have.
+    assert_eq!(keys.len(), 9, "{keys:?}, quota report: {quota}");
+    assert_eq!(quota[0]["used_bytes"], 9 * 1004, "usage is the sum of the entries: {quota}");
+    assert_eq!(quota[0]["key_count"], 9);
 }
 
 #[test]

@@ -42,6 +42,15 @@ struct Global {
     /// ZERO_STORAGE_ETCD_PASSWORD).
     #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_USER")]
     etcd_user: Option<String>,
+    /// For `https://` endpoints: the CA certificate (PEM) that signed the etcd members'.
+    #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_CA")]
+    etcd_ca: Option<PathBuf>,
+    /// This client's certificate (PEM), for clusters that authenticate clients.
+    #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_CERT", requires = "etcd_key")]
+    etcd_cert: Option<PathBuf>,
+    /// This client's private key (PEM), with --etcd-cert.
+    #[arg(long, global = true, env = "ZERO_STORAGE_ETCD_KEY", requires = "etcd_cert")]
+    etcd_key: Option<PathBuf>,
     /// A TOML file with quotas and app limits (see README).
     #[arg(long, global = true, env = "ZERO_STORAGE_CONFIG")]
     config: Option<PathBuf>,
@@ -196,6 +205,16 @@ fn etcd_backend(global: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_stora
         let password = std::env::var("ZERO_STORAGE_ETCD_PASSWORD")
             .context("--etcd-user needs the password in the environment variable ZERO_STORAGE_ETCD_PASSWORD")?;
         options.user = Some((user.clone(), password));
+    }
+    let read = |path: &PathBuf| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    if let Some(ca) = &global.etcd_ca {
+        let client_pem = match (&global.etcd_cert, &global.etcd_key) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            _ => None,
+        };
+        options.tls = Some(zero_storage::backend::EtcdTls { ca_pem: read(ca)?, client_pem });
+    } else if global.etcd_cert.is_some() {
+        bail!("--etcd-cert needs --etcd-ca, the CA that signed the etcd members' certificates");
     }
     Ok(std::sync::Arc::new(EtcdBackend::connect(options)?))
 }

@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, LeaseClient, PutOptions, Txn, TxnOp,
-    TxnOpResponse, TxnResponse,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, KvClient, LeaseClient, PutOptions,
+    TlsOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use zero_storage_component::atomic::MAX_BATCH_KEYS;
 use zero_storage_component::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
@@ -63,11 +63,23 @@ pub struct EtcdOptions {
     pub prefix: String,
     /// User name and password, when the cluster has authentication enabled.
     pub user: Option<(String, String)>,
+    /// TLS for `https://` endpoints: the CA that signed the members' certificates, and this
+    /// client's certificate and key when the cluster requires them (`--client-cert-auth`).
+    pub tls: Option<EtcdTls>,
     /// How long one request may wait for an answer before it is retried.
     pub request_timeout: Duration,
     /// How long a call keeps retrying (with backoff) while the cluster is unavailable, e.g.
     /// during a leader election, before it fails with a backend error.
     pub retry_for: Duration,
+}
+
+/// PEM-encoded TLS material for connecting to a cluster over `https://`.
+#[derive(Debug, Clone)]
+pub struct EtcdTls {
+    /// The certificate authority that signed the members' server certificates.
+    pub ca_pem: Vec<u8>,
+    /// This client's certificate and private key, for clusters that authenticate clients.
+    pub client_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl EtcdOptions {
@@ -77,6 +89,7 @@ impl EtcdOptions {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             prefix: DEFAULT_PREFIX.to_owned(),
             user: None,
+            tls: None,
             // A write whose proposal was lost with a dead leader is only answered when this
             // runs out (etcd itself waits ~6 s); retrying sooner is safe and ends the stall.
             request_timeout: Duration::from_secs(2),
@@ -142,6 +155,13 @@ impl EtcdBackend {
         if let Some((name, password)) = &options.user {
             connect_options = connect_options.with_user(name.clone(), password.clone());
         }
+        if let Some(tls) = &options.tls {
+            let mut config = TlsOptions::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+            if let Some((cert, key)) = &tls.client_pem {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            connect_options = connect_options.with_tls(config);
+        }
         let endpoints = options.endpoints.join(",");
         let unreachable = |error: &dyn std::fmt::Display| {
             anyhow::anyhow!(
@@ -169,7 +189,11 @@ impl EtcdBackend {
             recovered: AtomicU64::new(0),
         };
         backend.check_cluster(&options).map_err(|message| {
-            if message.starts_with("unavailable") { unreachable(&message) } else { anyhow::anyhow!(message) }
+            if message.starts_with("unavailable") {
+                unreachable(&message)
+            } else {
+                anyhow::anyhow!("cannot use the etcd cluster at {endpoints}: {message}")
+            }
         })?;
         Ok(Self { retry_for: options.retry_for, ..backend })
     }
@@ -483,7 +507,13 @@ fn classify(error: etcd_client::Error) -> Failure {
     use tonic::Code;
     match error {
         etcd_client::Error::GRpcStatus(status) => {
-            let message = status.message().to_owned();
+            let mut message = status.message().to_owned();
+            if let Some(cause) = std::error::Error::source(&status) {
+                message = format!("{message}: {}", with_causes(cause));
+            }
+            if is_tls_failure(&message) {
+                return tls_failure(&message);
+            }
             if message.contains("authentication failed") || status.code() == Code::Unauthenticated {
                 return Failure::Permanent(format!("etcd did not accept the user name and password ({message})"));
             }
@@ -504,10 +534,41 @@ fn classify(error: etcd_client::Error) -> Failure {
                 _ => Failure::Permanent(format!("etcd refused the request: {message}")),
             }
         }
-        etcd_client::Error::TransportError(error) => Failure::Transient(format!("connection failed: {error}")),
+        etcd_client::Error::TransportError(error) => {
+            // The transport error's own text is only "transport error": the cause is below it.
+            let message = with_causes(&error);
+            if is_tls_failure(&message) {
+                tls_failure(&message)
+            } else {
+                Failure::Transient(format!("connection failed: {message}"))
+            }
+        }
         etcd_client::Error::IoError(error) => Failure::Transient(format!("connection failed: {error}")),
         other => Failure::Permanent(format!("etcd client error: {other}")),
     }
+}
+
+/// An error's text followed by the texts of its causes.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
+}
+
+/// Whether a connection failed because TLS was refused, which no retry will change.
+fn is_tls_failure(message: &str) -> bool {
+    ["certificate", "Certificate", "tls handshake", "TLS"].iter().any(|needle| message.contains(needle))
+}
+
+fn tls_failure(message: &str) -> Failure {
+    Failure::Permanent(format!(
+        "the TLS handshake with etcd failed ({message}); check --etcd-ca (the CA that signed the members' \
+         certificates) and, if the cluster authenticates clients, --etcd-cert and --etcd-key"
+    ))
 }
 
 /// Turns a failed commit's message into one that says what to do.

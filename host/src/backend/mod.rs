@@ -12,7 +12,7 @@ mod group_commit;
 mod memory;
 
 #[cfg(feature = "etcd")]
-pub use etcd::{EtcdBackend, EtcdOptions, EtcdStats};
+pub use etcd::{EtcdBackend, EtcdOptions, EtcdStats, EtcdTls};
 pub use fs::FsBackend;
 pub use memory::MemoryBackend;
 pub use zero_storage_component::backend::{Answer, CommitResult, Condition, Entry, Mutation, Query};

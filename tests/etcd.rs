@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use zero_storage::backend::{Backend, EtcdBackend, EtcdOptions};
+use zero_storage::backend::{Backend, EtcdBackend, EtcdOptions, EtcdTls};
 use zero_storage::{Config, Process, ProcessIdentity, Runtime, StorageError};
 use zero_storage_tests::etcd::{EtcdCluster, post_json, unique_prefix};
 use zero_storage_tests::workload::{InFlightOutcomes, Op, State, execute, read_state};
@@ -286,8 +286,9 @@ fn separate_cli_processes_racing_for_one_quota_never_exceed_it() {
 fn an_unreachable_cluster_fails_fast_with_a_clear_error() {
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = cli(&format!("http://127.0.0.1:{port}"), "zero/", &["get", "k"]);
     let started = Instant::now();
-    let out = cli(&format!("http://127.0.0.1:{port}"), "zero/", &["get", "k"]).output().unwrap();
+    let out = command.output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("cannot reach the etcd cluster at http://127.0.0.1:"), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
@@ -387,4 +388,49 @@ fn base64(bytes: &[u8]) -> String {
 fn base64_matches_the_standard() {
     assert_eq!(base64(b"other/"), "b3RoZXIv");
     assert_eq!(base64(b"ab"), "YWI=");
+}
+
+#[test]
+fn a_cluster_over_tls_serves_clients_with_a_certificate_and_refuses_others() {
+    let cluster = EtcdCluster::start_tls();
+    let files = cluster.tls_files().unwrap();
+    let read = |path: &std::path::Path| std::fs::read(path).unwrap();
+    let with_tls = |ca: &std::path::Path, client: bool| {
+        let mut options = cluster.options();
+        options.tls = Some(EtcdTls {
+            ca_pem: read(ca),
+            client_pem: client.then(|| (read(&files.client_cert), read(&files.client_key))),
+        });
+        EtcdBackend::connect(options)
+    };
+    let backend = with_tls(&files.ca, true).unwrap_or_else(|e| panic!("a client with a certificate connects: {e:#}"));
+    let (runtime, _) = runtime_with(Arc::new(backend), Config::default());
+    let mut p = runtime.process(app("notes")).unwrap();
+    p.set("k", b"over tls", 0).unwrap();
+    assert_eq!(p.get("k").unwrap(), b"over tls");
+
+    for (ca, client, case) in
+        [(&files.ca, false, "no client certificate"), (&files.other_ca, true, "a CA that did not sign the server")]
+    {
+        let started = Instant::now();
+        let message =
+            format!("{:#}", with_tls(ca, client).err().unwrap_or_else(|| panic!("{case}: connect must fail")));
+        assert!(message.contains("etcd cluster at https://127.0.0.1:"), "{case}: {message}");
+        assert!(
+            message.contains("TLS handshake with etcd failed") && message.contains("--etcd-ca"),
+            "{case}: {message}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{case}: took {:?}", started.elapsed());
+        println!("{case}: {message}");
+    }
+
+    // The command line takes the same files.
+    let endpoints = cluster.endpoint_list();
+    let (ca, cert, key) =
+        (files.ca.to_str().unwrap(), files.client_cert.to_str().unwrap(), files.client_key.to_str().unwrap());
+    let tls_args = ["--etcd-ca", ca, "--etcd-cert", cert, "--etcd-key", key];
+    let out = cli(&endpoints, "cli/", &[&tls_args[..], &["set", "greeting", "hello"]].concat()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(&endpoints, "cli/", &[&tls_args[..], &["get", "greeting"]].concat()).output().unwrap();
+    assert_eq!(out.stdout, b"hello", "{}", stderr(&out));
 }

@@ -26,12 +26,27 @@ pub struct EtcdCluster {
     members: Vec<Member>,
     initial_cluster: String,
     extra_flags: Vec<String>,
+    tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a cluster started with [`EtcdCluster::start_tls`].
+pub struct TlsFiles {
+    /// The CA that signed the member's and the client's certificates.
+    pub ca: PathBuf,
+    /// A client certificate and key the member accepts.
+    pub client_cert: PathBuf,
+    /// The client certificate's key.
+    pub client_key: PathBuf,
+    /// Another CA, which signed nothing the member uses.
+    pub other_ca: PathBuf,
 }
 
 struct Member {
     name: String,
     client_port: u16,
     peer_port: u16,
+    /// Plain-HTTP `/health` and metrics, also when clients must use TLS.
+    metrics_port: u16,
     /// The `etcd` process id while it runs.
     pid: Option<u32>,
 }
@@ -44,23 +59,54 @@ impl EtcdCluster {
 
     /// Starts `size` members with extra `etcd` flags (e.g. a smaller `--max-request-bytes`).
     pub fn start_with(size: usize, extra_flags: &[&str]) -> Self {
+        Self::start_inner(size, extra_flags, false)
+    }
+
+    /// Starts one member that serves clients over TLS only and requires a client certificate
+    /// signed by its CA (certificates made with the `openssl` command).
+    pub fn start_tls() -> Self {
+        Self::start_inner(1, &[], true)
+    }
+
+    fn start_inner(size: usize, extra_flags: &[&str], tls: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for etcd");
+        let tls = tls.then(|| make_certificates(&dir.path().join("tls")));
         let members: Vec<Member> = (0..size)
-            .map(|i| Member { name: format!("m{i}"), client_port: free_port(), peer_port: free_port(), pid: None })
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client_port: free_port(),
+                peer_port: free_port(),
+                metrics_port: free_port(),
+                pid: None,
+            })
             .collect();
         let initial_cluster = members
             .iter()
             .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
             .collect::<Vec<_>>()
             .join(",");
-        let mut cluster =
-            Self { dir, members, initial_cluster, extra_flags: extra_flags.iter().map(|f| f.to_string()).collect() };
+        let mut cluster = Self {
+            dir,
+            members,
+            initial_cluster,
+            extra_flags: extra_flags.iter().map(|f| f.to_string()).collect(),
+            tls,
+        };
         for i in 0..size {
             cluster.spawn(i, "new");
         }
-        cluster.wait_for_leader(Duration::from_secs(30)).unwrap_or_else(|| {
-            panic!("the etcd cluster elected no leader within 30 s; member logs:\n{}", cluster.logs())
-        });
+        // `/health` answers true once the member has a leader; the JSON gateway also tells who.
+        let ready = |cluster: &EtcdCluster| match cluster.tls {
+            Some(_) => cluster.members.iter().all(|m| healthy(m.metrics_port)),
+            None => cluster.leader().is_some(),
+        };
+        let started = Instant::now();
+        while !ready(&cluster) {
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!("the etcd cluster elected no leader within 30 s; member logs:\n{}", cluster.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         cluster
     }
 
@@ -73,7 +119,13 @@ impl EtcdCluster {
 
     /// The client URLs of every member.
     pub fn endpoints(&self) -> Vec<String> {
-        self.members.iter().map(|m| format!("http://127.0.0.1:{}", m.client_port)).collect()
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.members.iter().map(|m| format!("{scheme}://127.0.0.1:{}", m.client_port)).collect()
+    }
+
+    /// The certificates of a cluster started with [`EtcdCluster::start_tls`].
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The client URLs, comma-separated as `--etcd-endpoints` takes them.
@@ -153,7 +205,8 @@ impl EtcdCluster {
     fn spawn(&mut self, index: usize, state: &str) {
         let etcd = find_etcd();
         let member = &self.members[index];
-        let client = format!("http://127.0.0.1:{}", member.client_port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", member.client_port);
         let peer = format!("http://127.0.0.1:{}", member.peer_port);
         let mut args = vec![
             format!("--name={}", member.name),
@@ -165,7 +218,15 @@ impl EtcdCluster {
             format!("--initial-cluster={}", self.initial_cluster),
             format!("--initial-cluster-state={state}"),
             "--initial-cluster-token=zero-storage-tests".to_owned(),
+            format!("--listen-metrics-urls=http://127.0.0.1:{}", member.metrics_port),
         ];
+        if let Some(tls) = &self.tls {
+            let dir = tls.ca.parent().expect("the certificates' directory");
+            args.push(format!("--cert-file={}", dir.join("server.pem").display()));
+            args.push(format!("--key-file={}", dir.join("server.key").display()));
+            args.push(format!("--trusted-ca-file={}", tls.ca.display()));
+            args.push("--client-cert-auth".to_owned());
+        }
         args.extend(MEMBER_FLAGS.iter().map(|f| f.to_string()));
         args.extend(self.extra_flags.iter().cloned());
         // The watchdog prints etcd's pid, then polls: when the test process ($PPID) is gone it
@@ -212,6 +273,68 @@ impl Drop for EtcdCluster {
     }
 }
 
+/// Whether the member whose metrics listen on `metrics_port` reports itself healthy (it has a
+/// leader and serves requests).
+fn healthy(metrics_port: u16) -> bool {
+    http(metrics_port, "GET", "/health", "", None).is_some_and(|health| health["health"] == "true")
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and an
+/// unrelated second CA, made with the `openssl` command in `dir`.
+fn make_certificates(dir: &Path) -> TlsFiles {
+    std::fs::create_dir_all(dir).expect("certificate directory");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("the TLS test needs the openssl command (apt-get install openssl): {e}"));
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    for ca in ["ca", "other-ca"] {
+        let (key, pem, subject) = (format!("{ca}.key"), format!("{ca}.pem"), format!("/CN=zero-storage test {ca}"));
+        openssl(
+            &[&["req", "-x509"][..], &ec, &["-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subject]].concat(),
+        );
+    }
+    for (name, usage) in [
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
+        let (key, csr, pem, ext) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
+        std::fs::write(dir.join(&ext), usage).expect("write extensions");
+        openssl(
+            &[&["req"][..], &ec, &["-keyout", &key, "-out", &csr, "-subj", &format!("/CN=zero-storage test {name}")]]
+                .concat(),
+        );
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ]);
+    }
+    TlsFiles {
+        ca: dir.join("ca.pem"),
+        client_cert: dir.join("client.pem"),
+        client_key: dir.join("client.key"),
+        other_ca: dir.join("other-ca.pem"),
+    }
+}
+
 /// A prefix unique to this call, so tests sharing a cluster never see each other's data.
 pub fn unique_prefix() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -245,11 +368,16 @@ pub fn post_json(client_port: u16, path: &str, body: &str) -> Option<serde_json:
 
 /// Like [`post_json`], with an auth token from `/v3/auth/authenticate`.
 pub fn post_json_as(client_port: u16, path: &str, body: &str, token: Option<&str>) -> Option<serde_json::Value> {
-    let mut stream = TcpStream::connect(("127.0.0.1", client_port)).ok()?;
+    http(client_port, "POST", path, body, token)
+}
+
+/// One plain-HTTP request to 127.0.0.1:`port`; the JSON object it answers, or `None`.
+fn http(port: u16, method: &str, path: &str, body: &str, token: Option<&str>) -> Option<serde_json::Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let auth = token.map(|t| format!("Authorization: {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;

@@ -37,6 +37,18 @@ pub fn binary() -> &'static Path {
         if cfg!(feature = "etcd") {
             build.args(["--features", "etcd"]);
         }
+        // Cargo describes the test's own package in these; leaking them into this build would
+        // make build scripts that watch them (ring's) rebuild here, and again in the next plain
+        // `cargo build`.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let describes_package = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            if describes_package || name == "CARGO_TARGET_TMPDIR" || name == "OUT_DIR" {
+                build.env_remove(&*name);
+            }
+        }
         assert!(build.status().expect("run cargo").success(), "building the zero-storage binary failed");
         profile_dir.join("zero-storage")
     })

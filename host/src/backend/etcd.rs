@@ -559,9 +559,10 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-/// Whether a connection failed because TLS was refused, which no retry will change.
+/// Whether a connection failed because a certificate was refused, which no retry will change.
+/// (Other TLS errors, such as a member closing its connection as it dies, are retried.)
 fn is_tls_failure(message: &str) -> bool {
-    ["certificate", "Certificate", "tls handshake", "TLS"].iter().any(|needle| message.contains(needle))
+    message.contains("certificate") || message.contains("Certificate")
 }
 
 fn tls_failure(message: &str) -> Failure {

@@ -1,12 +1,7 @@
 //! A hostile app that calls storage as fast as it can: `call-storm N` makes N calls (a mix of
 //! writes, reads and existence checks on a handful of keys) and exits 0 if every call behaved.
 
-/// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
-#[allow(unsafe_code, missing_docs)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "zero:storage/app", additional_derives: [PartialEq] });
-}
-use bindings::*;
+use zero_storage_test_guests::zero;
 
 use zero::storage::store;
 

@@ -3,24 +3,12 @@
 //! stay inside `app:NAME` (a key is just bytes there) or be refused with the right error. The app
 //! leaves the keys it stored behind for the host to inspect, and exits non-zero on any surprise.
 
-/// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
-#[allow(unsafe_code, missing_docs)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "zero:storage/app", additional_derives: [PartialEq] });
-}
-use bindings::*;
+use zero_storage_test_guests::zero;
 
 use zero::storage::store;
 use zero::storage::types::Error;
 
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            eprintln!("escape-attempts: check failed at line {}: {}", line!(), stringify!($cond));
-            std::process::exit(10);
-        }
-    };
-}
+use zero_storage_test_guests::check;
 
 /// Keys that look like paths, other namespaces or control bytes: all plain keys in our namespace.
 const ODD_KEYS: [&str; 10] = [

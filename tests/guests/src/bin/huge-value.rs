@@ -1,12 +1,7 @@
 //! A hostile app that hands storage a 100 MiB value. Storage must refuse it (`value-too-large`)
 //! without storing anything; the app then exits 0. Any other outcome exits non-zero.
 
-/// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
-#[allow(unsafe_code, missing_docs)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "zero:storage/app", additional_derives: [PartialEq] });
-}
-use bindings::*;
+use zero_storage_test_guests::zero;
 
 use zero::storage::store;
 use zero::storage::types::Error;

@@ -9,14 +9,7 @@ mod bindings {
 }
 use bindings::wasi::keyvalue0_2_0_draft::{atomics, batch, store};
 
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            eprintln!("kv-draft: check failed at line {}: {}", line!(), stringify!($cond));
-            std::process::exit(10);
-        }
-    };
-}
+use zero_storage_test_guests::check;
 
 fn main() {
     let bucket = store::open("").expect("open own namespace");

@@ -1,11 +1,6 @@
 //! A hostile app that never returns.
 
-/// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
-#[allow(unsafe_code, missing_docs)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "zero:storage/app" });
-}
-use bindings::*;
+use zero_storage_test_guests::zero;
 
 fn main() {
     let _ = zero::storage::store::set("started", b"yes", 0);

@@ -2,24 +2,12 @@
 //! including the errors, and exits non-zero with a message on the first surprise.
 //! Run it with user `alice`; it leaves `tour/kept` = `yes` behind in its own namespace.
 
-/// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
-#[allow(unsafe_code, missing_docs)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "zero:storage/app", additional_derives: [PartialEq] });
-}
-use bindings::*;
+use zero_storage_test_guests::zero;
 
 use zero::storage::store;
 use zero::storage::types::Error;
 
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            eprintln!("store-tour: check failed at line {}: {}", line!(), stringify!($cond));
-            std::process::exit(10);
-        }
-    };
-}
+use zero_storage_test_guests::check;
 
 fn main() {
     let app = std::env::var("ZERO_STORAGE_APP").unwrap_or_default();

@@ -88,9 +88,11 @@ pub fn meta_range(prefix: &[u8], after: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
     (start, prefix_end(&meta_key(prefix)))
 }
 
-/// The smallest key greater than every key starting with `prefix` (which starts with a tag byte
-/// and otherwise holds UTF-8, so it has a byte below 0xff to increment).
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+/// The smallest key greater than every key starting with `prefix`: the prefix with its last byte
+/// below 0xff incremented and what follows it dropped. Every prefix the layout and the backends
+/// build has such a byte (a tag, a `/`, or UTF-8); for one of 0xff bytes only, the result is
+/// 0xff 0xff, past every key they write.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {
@@ -186,6 +188,13 @@ fn corrupt(what: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn prefix_end_is_the_first_key_past_every_key_with_the_prefix() {
+        assert_eq!(prefix_end(b"zero/n/"), b"zero/n0");
+        assert_eq!(prefix_end(b"ma\xff\xff"), b"mb");
+    }
+
     use super::*;
 
     #[test]

@@ -30,6 +30,7 @@ use etcd_client::{
     TlsOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use zero_storage_component::atomic::MAX_BATCH_KEYS;
+use zero_storage_component::layout::prefix_end;
 use zero_storage_component::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
 use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
@@ -587,18 +588,6 @@ fn commit_failure(message: String) -> String {
     }
 }
 
-/// The first key after every key that starts with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
 /// 128 random bits from the standard library's per-process random hasher keys.
 fn unique_id() -> String {
     let half = || {
@@ -612,12 +601,6 @@ fn unique_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_end_is_the_first_key_past_the_prefix() {
-        assert_eq!(prefix_end(b"zero/n/"), b"zero/n0");
-        assert_eq!(prefix_end(b"a\xff\xff"), b"b");
-    }
 
     #[test]
     fn endpoint_lists_tolerate_spaces_and_trailing_commas() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use zero_storage::backend::{Backend, EtcdBackend, EtcdOptions, EtcdTls};
 use zero_storage::{Config, Process, ProcessIdentity, Runtime, StorageError};
 use zero_storage_tests::etcd::{EtcdCluster, post_json, unique_prefix};
-use zero_storage_tests::workload::{InFlightOutcomes, Op, State, execute, read_state};
+use zero_storage_tests::workload::{Op, State, describe_difference, execute, read_state};
 use zero_storage_tests::{Rng, assert_usage_exact, binary, cache_dir, runtime_with, small_quotas};
 
 fn app(name: &str) -> ProcessIdentity {
@@ -35,12 +35,11 @@ struct Writer {
     rng: Rng,
     seq: u64,
     acknowledged: State,
-    in_flight: Option<(u64, Op)>,
     increments_acked: u64,
-    increments_in_doubt: u64,
     /// Writes acknowledged after the new leader was elected, before the old one returned.
     acked_after_election: u64,
-    errors: Vec<String>,
+    /// The first call that failed; it ends the writer (and fails the test).
+    error: Option<String>,
 }
 
 impl Writer {
@@ -51,25 +50,20 @@ impl Writer {
             rng: Rng::new(seed),
             seq: 0,
             acknowledged: State::new(),
-            in_flight: None,
             increments_acked: 0,
-            increments_in_doubt: 0,
             acked_after_election: 0,
-            errors: Vec::new(),
+            error: None,
         }
     }
 
-    /// Writes until `stop`; an operation that fails stays in doubt and ends this writer.
+    /// Writes until `stop` or the first failed call.
     fn run(&mut self, stop: &AtomicBool, degraded: &AtomicBool) {
-        while !stop.load(Ordering::Relaxed) && self.errors.is_empty() {
+        while !stop.load(Ordering::Relaxed) && self.error.is_none() {
             self.seq += 1;
             if self.seq.is_multiple_of(4) {
                 match self.shared.increment("counter", 1) {
                     Ok(_) => self.increments_acked += 1,
-                    Err(e) => {
-                        self.increments_in_doubt += 1;
-                        self.errors.push(format!("increment: {e}"));
-                    }
+                    Err(e) => self.error = Some(format!("increment: {e}")),
                 }
             } else {
                 let op = Op::random(&mut self.rng);
@@ -77,13 +71,10 @@ impl Writer {
                     Ok(()) => op.apply(self.seq, &mut self.acknowledged),
                     // Refusals that change nothing (e.g. a transaction's precondition raced).
                     Err(zero_storage::Error::Storage(StorageError::PreconditionFailed(_))) => continue,
-                    Err(e) => {
-                        self.errors.push(format!("{op}: {e}"));
-                        self.in_flight = Some((self.seq, op));
-                    }
+                    Err(e) => self.error = Some(format!("{op}: {e}")),
                 }
             }
-            if degraded.load(Ordering::Relaxed) && self.errors.is_empty() {
+            if degraded.load(Ordering::Relaxed) && self.error.is_none() {
                 self.acked_after_election += 1;
             }
         }
@@ -100,14 +91,12 @@ fn acknowledged_writes_survive_killing_the_leader_mid_write() {
     let ((host_a, backend_a), (host_b, backend_b)) =
         (connect_host(&options, Config::default()), connect_host(&options, Config::default()));
     let mut writers = [Writer::new(&host_a, "host-a", seed), Writer::new(&host_b, "host-b", seed ^ 0x5eed)];
-    let mut outcomes = InFlightOutcomes::default();
-    let mut elections = Vec::new();
     for round in 0..rounds {
         let (stop, degraded) = (AtomicBool::new(false), AtomicBool::new(false));
         for writer in &mut writers {
             writer.acked_after_election = 0;
         }
-        std::thread::scope(|scope| {
+        let election = std::thread::scope(|scope| {
             for writer in &mut writers {
                 let (stop, degraded) = (&stop, &degraded);
                 scope.spawn(move || writer.run(stop, degraded));
@@ -117,7 +106,7 @@ fn acknowledged_writes_survive_killing_the_leader_mid_write() {
             cluster.kill(leader);
             let killed_at = Instant::now();
             let new_leader = cluster.wait_for_leader(Duration::from_secs(20));
-            elections.push(killed_at.elapsed());
+            let election = killed_at.elapsed();
             let new_leader = new_leader.unwrap_or_else(|| {
                 stop.store(true, Ordering::Relaxed);
                 panic!("round {round}: no new leader within 20 s; logs:\n{}", cluster.logs())
@@ -131,32 +120,34 @@ fn acknowledged_writes_survive_killing_the_leader_mid_write() {
             assert!(cluster.wait_for_leader(Duration::from_secs(20)).is_some(), "the restarted member rejoins");
             std::thread::sleep(Duration::from_millis(1000));
             stop.store(true, Ordering::Relaxed);
+            election
         });
         for (index, writer) in writers.iter_mut().enumerate() {
-            assert!(writer.errors.is_empty(), "round {round}, host {index}: a write failed: {:?}", writer.errors);
+            assert_eq!(writer.error, None, "round {round}, host {index}: a call failed");
             assert!(
                 writer.acked_after_election > 0,
                 "round {round}, host {index}: no write succeeded in the 4 s after the new leader was elected"
             );
-            // Every acknowledged write is there, usage equals its entries, nothing partial.
+            // Every acknowledged write is there and nothing else; usage equals the entries.
             let stored = read_state(&mut writer.procs);
-            if let Err(difference) = outcomes.judge(&stored, &writer.acknowledged, writer.in_flight.as_ref()) {
-                panic!("round {round}, host {index}: {difference}");
-            }
+            assert!(
+                stored == writer.acknowledged,
+                "round {round}, host {index}: the store differs from the acknowledged writes:\n{}",
+                describe_difference(&stored, &writer.acknowledged)
+            );
         }
         println!(
             "round {round}: new leader after {:?}; writes acknowledged by each host in the next 4 s: {} and {}",
-            elections[round], writers[0].acked_after_election, writers[1].acked_after_election
+            election, writers[0].acked_after_election, writers[1].acked_after_election
         );
     }
     // No increment was lost or applied twice, though requests were retried across elections.
     let counter = String::from_utf8(writers[0].shared.get("counter").unwrap()).unwrap().parse::<u64>().unwrap();
-    let (acked, in_doubt) =
-        writers.iter().fold((0, 0), |(a, d), w| (a + w.increments_acked, d + w.increments_in_doubt));
-    assert!((acked..=acked + in_doubt).contains(&counter), "counter {counter}, acked {acked}, in doubt {in_doubt}");
+    let acked: u64 = writers.iter().map(|w| w.increments_acked).sum();
+    assert_eq!(counter, acked, "the shared counter disagrees with the acknowledged increments");
     assert_usage_exact(&mut writers[0].shared);
     let operations: u64 = writers.iter().map(|w| w.seq).sum();
-    println!("{rounds} leader kills: {operations} operations, {acked} shared increments, 0 lost; {outcomes:?}");
+    println!("{rounds} leader kills: {operations} operations, {acked} shared increments, 0 lost");
     println!("retries: host a {:?}, host b {:?}", backend_a.stats(), backend_b.stats());
 }
 

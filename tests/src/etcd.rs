@@ -276,7 +276,7 @@ impl Drop for EtcdCluster {
 /// Whether the member whose metrics listen on `metrics_port` reports itself healthy (it has a
 /// leader and serves requests).
 fn healthy(metrics_port: u16) -> bool {
-    http(metrics_port, "GET", "/health", "", None).is_some_and(|health| health["health"] == "true")
+    http(metrics_port, "GET", "/health", "").is_some_and(|health| health["health"] == "true")
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and an
@@ -363,21 +363,15 @@ pub fn status(client_port: u16) -> Option<serde_json::Value> {
 
 /// POSTs `body` to the JSON gateway of the member at `client_port`; `None` on any failure.
 pub fn post_json(client_port: u16, path: &str, body: &str) -> Option<serde_json::Value> {
-    post_json_as(client_port, path, body, None)
-}
-
-/// Like [`post_json`], with an auth token from `/v3/auth/authenticate`.
-pub fn post_json_as(client_port: u16, path: &str, body: &str, token: Option<&str>) -> Option<serde_json::Value> {
-    http(client_port, "POST", path, body, token)
+    http(client_port, "POST", path, body)
 }
 
 /// One plain-HTTP request to 127.0.0.1:`port`; the JSON object it answers, or `None`.
-fn http(port: u16, method: &str, path: &str, body: &str, token: Option<&str>) -> Option<serde_json::Value> {
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<serde_json::Value> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let auth = token.map(|t| format!("Authorization: {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;

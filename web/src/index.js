@@ -139,6 +139,26 @@ function toWrite(w) {
   throw new TypeError('a write is { set: key, value, ttl? } or { delete: key }');
 }
 
+/** Awaits `call()`, turning a WIT error it throws (jco throws the `error` value as `payload`) into a {@link StorageError}. */
+async function withStorageErrors(call) {
+  try {
+    return await call();
+  } catch (e) {
+    if (e && typeof e.payload?.tag === 'string' && ERROR_CODES.includes(e.payload.tag)) throw new StorageError(e.payload);
+    throw e;
+  }
+}
+
+/** Resolves like `promise`, but to `undefined` where it fails with `not-found`. */
+async function notFoundAsUndefined(promise) {
+  try {
+    return await promise;
+  } catch (e) {
+    if (e instanceof StorageError && e.code === 'not-found') return undefined;
+    throw e;
+  }
+}
+
 /**
  * The operations of one namespace, over a component export (the free functions of `store`, or
  * a `bucket`). Every call is queued on the store's instance.
@@ -157,27 +177,15 @@ class Namespace {
 
   /** Calls the export `method`, turning a WIT error into a {@link StorageError}. */
   _invoke(method, ...args) {
-    return this.#call(async () => {
-      try {
-        return await this.#target[method](...args);
-      } catch (e) {
-        if (e && typeof e.payload?.tag === 'string' && ERROR_CODES.includes(e.payload.tag)) throw new StorageError(e.payload);
-        throw e;
-      }
-    });
+    return this.#call(() => withStorageErrors(() => this.#target[method](...args)));
   }
 
   /**
    * The value under `key`, or `undefined` if there is no live entry.
    * @param {string} key @returns {Promise<Uint8Array | undefined>}
    */
-  async get(key) {
-    try {
-      return await this._invoke('get', key);
-    } catch (e) {
-      if (e instanceof StorageError && e.code === 'not-found') return undefined;
-      throw e;
-    }
+  get(key) {
+    return notFoundAsUndefined(this._invoke('get', key));
   }
 
   /**
@@ -255,13 +263,8 @@ class Namespace {
    * `undefined` if there is no live entry.
    * @param {string} key @returns {Promise<{ value: Uint8Array, version: bigint } | undefined>}
    */
-  async getVersioned(key) {
-    try {
-      return await this._invoke('getVersioned', key);
-    } catch (e) {
-      if (e instanceof StorageError && e.code === 'not-found') return undefined;
-      throw e;
-    }
+  getVersioned(key) {
+    return notFoundAsUndefined(this._invoke('getVersioned', key));
   }
 
   /**
@@ -352,14 +355,8 @@ export class Store extends Namespace {
    * @param {string} [namespace] @returns {Promise<number>}
    */
   sweep(namespace = this.namespace) {
-    return this._call(async () => {
-      try {
-        return Number(await this.#exports['zero:storage/admin@0.1.0'].sweep(namespace));
-      } catch (e) {
-        if (e && typeof e.payload?.tag === 'string') throw new StorageError(e.payload);
-        throw e;
-      }
-    });
+    const admin = this.#exports['zero:storage/admin@0.1.0'];
+    return this._call(() => withStorageErrors(async () => Number(await admin.sweep(namespace))));
   }
 
   /** Closes the store's IndexedDB connection once its queued calls are done. */

@@ -71,14 +71,16 @@ pub fn classify(app_wasm: &[u8]) -> anyhow::Result<AppShape> {
             .any(|name| interface_name(name) == "zero:storage/store" || name.starts_with("wasi:keyvalue/"));
         return Ok(if uses_store { AppShape::Plain } else { AppShape::NoStorage });
     }
-    if inspect::is_sealed_composition(app_wasm, STORAGE_COMPONENT)? {
-        return Ok(AppShape::Composed);
+    match inspect::check_sealed_composition(app_wasm, STORAGE_COMPONENT) {
+        Ok(()) => Ok(AppShape::Composed),
+        Err(refusal) => bail!(
+            "the app imports {}, which only the storage component may use, and is not a sealed \
+             composition with this host's storage component: it {refusal}. An app may import \
+             zero:storage/store, or be composed with `zero-storage compose` (or `wac plug` with \
+             the component `zero-storage component` writes)",
+            join(&privileged)
+        ),
     }
-    bail!(
-        "the app imports {}, which only the storage component may use; an app may import \
-         zero:storage/store (or be composed with this host's storage component by `wac plug`)",
-        join(&privileged)
-    )
 }
 
 fn interface_name(import: &str) -> &str {

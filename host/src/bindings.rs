@@ -92,20 +92,44 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ProcessState>) -> wasmtime::Resu
 
 impl types::Host for ProcessState {}
 
+/// What a backend call does with a namespace, for the host's own access check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Read,
+    Write,
+}
+
+/// Whether `access` allows `use_`: reads need any access, writes need read-write.
+fn allows(access: contract::Access, use_: Use) -> bool {
+    match access {
+        contract::Access::None => false,
+        contract::Access::ReadOnly => use_ == Use::Read,
+        contract::Access::ReadWrite => true,
+    }
+}
+
 impl ProcessState {
     /// Defence in depth: the storage component only ever names namespaces the process may use,
-    /// but the host checks again so that nothing else reaching this import could.
-    fn check_namespace(&self, namespace: &str) -> Result<(), String> {
-        match self.identity.access_to(namespace) {
-            contract::Access::None => Err("permission denied by the host".into()),
-            _ => Ok(()),
+    /// but the host checks again so that nothing else reaching this import could (a crafted
+    /// composition that slipped past the app check, or a component bug).
+    fn check_namespace(&self, namespace: &str, use_: Use) -> Result<(), String> {
+        if allows(self.identity.access_to(namespace), use_) {
+            Ok(())
+        } else {
+            Err(format!(
+                "permission denied by the host: this process may not {} `{namespace}`",
+                match use_ {
+                    Use::Read => "read",
+                    Use::Write => "write",
+                }
+            ))
         }
     }
 }
 
 impl backend::Host for ProcessState {
     fn read(&mut self, namespace: String, queries: Vec<backend::Query>) -> Result<Vec<backend::Answer>, String> {
-        self.check_namespace(&namespace)?;
+        self.check_namespace(&namespace, Use::Read)?;
         let queries: Vec<contract::Query> = queries
             .into_iter()
             .map(|query| match query {
@@ -137,7 +161,7 @@ impl backend::Host for ProcessState {
         conditions: Vec<backend::Condition>,
         mutations: Vec<backend::Mutation>,
     ) -> Result<backend::CommitResult, String> {
-        self.check_namespace(&namespace)?;
+        self.check_namespace(&namespace, Use::Write)?;
         let conditions: Vec<contract::Condition> =
             conditions.into_iter().map(|c| contract::Condition { key: c.key, version: c.version }).collect();
         let mutations = mutations
@@ -213,5 +237,105 @@ impl From<&zero_storage_component::Write> for WitWrite {
             }
             Write::Delete(key) => WitWrite::Delete(key.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The host's side of `backend`, driven directly as a crafted component reaching the import
+    //! would drive it: the namespace re-check is the last line of defence, so losing it must
+    //! fail here.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backend::{Backend, MemoryBackend};
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+
+    fn state(identity: ProcessIdentity, backend: Arc<MemoryBackend>) -> ProcessState {
+        ProcessState {
+            wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            limits: MemoryLimit::new(1 << 20),
+            identity,
+            shared: Arc::new(Shared { backend, config: Config::default(), clock: Arc::new(SystemClock) }),
+        }
+    }
+
+    fn every_query() -> Vec<backend::Query> {
+        vec![
+            backend::Query::Get(b"k".to_vec()),
+            backend::Query::Scan(backend::KeyRange { start: vec![], end: vec![0xff], limit: 10, keys_only: false }),
+            backend::Query::Scan(backend::KeyRange { start: vec![], end: vec![0xff], limit: 10, keys_only: true }),
+        ]
+    }
+
+    fn every_mutation() -> Vec<Vec<backend::Mutation>> {
+        vec![
+            vec![backend::Mutation::Put((b"k".to_vec(), b"evil".to_vec()))],
+            vec![backend::Mutation::Delete(b"k".to_vec())],
+        ]
+    }
+
+    /// Stores `k = victim` in each namespace, straight in the backend.
+    fn seeded(namespaces: &[&str]) -> Arc<MemoryBackend> {
+        let backend = Arc::new(MemoryBackend::new());
+        for namespace in namespaces {
+            let put = vec![contract::Mutation::Put(b"k".to_vec(), Cow::Borrowed(&b"victim"[..]))];
+            backend.commit(namespace, &[], put).unwrap();
+        }
+        backend
+    }
+
+    fn stored(backend: &MemoryBackend, namespace: &str) -> Option<Vec<u8>> {
+        match &backend.read(namespace, &[contract::Query::Get(b"k".to_vec())]).unwrap()[0] {
+            contract::Answer::Got(entry) => entry.as_ref().map(|entry| entry.value.clone()),
+            other => panic!("a get answered {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backend_calls_for_another_namespace_are_refused_and_change_nothing() {
+        let others = ["app:victim", "system", "user:bob"];
+        let backend = seeded(&others);
+        let identity = ProcessIdentity::new("evil").unwrap().with_user("alice").unwrap();
+        let mut state = state(identity, backend.clone());
+        for namespace in others {
+            for query in every_query() {
+                let refused = backend::Host::read(&mut state, namespace.into(), vec![query.clone()]);
+                let error = refused.expect_err(&format!("read {query:?} of {namespace} must be refused"));
+                assert!(error.contains("permission denied by the host"), "{error}");
+            }
+            for mutations in every_mutation() {
+                let refused = backend::Host::commit(&mut state, namespace.into(), vec![], mutations.clone());
+                let error = refused.expect_err(&format!("commit {mutations:?} to {namespace} must be refused"));
+                assert!(error.contains("permission denied by the host"), "{error}");
+            }
+            assert_eq!(stored(&backend, namespace).as_deref(), Some(&b"victim"[..]), "{namespace}");
+        }
+    }
+
+    #[test]
+    fn backend_calls_for_the_process_own_namespaces_are_served() {
+        let backend = seeded(&[]);
+        let identity = ProcessIdentity::new("notes").unwrap().with_user("alice").unwrap();
+        let mut state = state(identity, backend.clone());
+        for namespace in ["app:notes", "user:alice"] {
+            let put = vec![backend::Mutation::Put((b"k".to_vec(), b"mine".to_vec()))];
+            let committed = backend::Host::commit(&mut state, namespace.into(), vec![], put).unwrap();
+            assert!(matches!(committed, backend::CommitResult::Committed(_)), "{namespace}");
+            assert_eq!(backend::Host::read(&mut state, namespace.into(), every_query()).unwrap().len(), 3);
+            assert_eq!(stored(&backend, namespace).as_deref(), Some(&b"mine"[..]));
+        }
+    }
+
+    #[test]
+    fn read_only_access_allows_reads_and_refuses_writes() {
+        assert!(allows(contract::Access::ReadOnly, Use::Read));
+        assert!(!allows(contract::Access::ReadOnly, Use::Write));
+        assert!(allows(contract::Access::ReadWrite, Use::Write));
+        assert!(!allows(contract::Access::None, Use::Read));
+        assert!(!allows(contract::Access::None, Use::Write));
     }
 }

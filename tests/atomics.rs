@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use zero_storage::{Config, Error, Precondition, ProcessIdentity, Runtime, StorageError, Write};
+use zero_storage_component::limits::MAX_READ_VALUE_BYTES;
 use zero_storage_tests::{backends, runtime_with, small_quotas};
 
 fn storage_error<T: std::fmt::Debug>(result: Result<T, Error>) -> StorageError {
@@ -170,5 +171,35 @@ fn failed_preconditions_and_over_quota_transactions_change_nothing() {
             StorageError::PreconditionFailed(0)
         );
         assert!(p.get("a").unwrap_err().is_not_found());
+    }
+}
+
+#[test]
+fn get_many_of_exactly_the_read_cap_is_answered_and_one_byte_more_is_refused() {
+    for b in backends() {
+        let (runtime, _) = runtime_with(b.backend.clone(), Config::default());
+        let mut p = runtime.process(ProcessIdentity::new("bank").unwrap()).unwrap();
+        p.set("big", &vec![7; 1 << 20], 0).unwrap();
+        p.set("short", &vec![8; (1 << 20) - 1], 0).unwrap();
+        p.set_many(&[("one".into(), b"1".to_vec()), ("two".into(), b"2".to_vec())], 0).unwrap();
+        let before = p.quota().unwrap();
+        // A key named twice is in the answer twice, so it counts twice: these make exactly 16 MiB.
+        let mut keys = vec!["big".to_string(); 15];
+        keys.extend(["short".to_string(), "one".to_string()]);
+        for bucket in [false, true] {
+            if bucket {
+                p.use_namespace("app:bank").unwrap();
+            }
+            let values = p.get_many(&keys).unwrap();
+            let bytes: usize = values.iter().flatten().map(Vec::len).sum();
+            assert_eq!(bytes, MAX_READ_VALUE_BYTES, "{} (bucket: {bucket})", b.name);
+            let over: Vec<String> = keys.iter().cloned().chain(["two".to_string()]).collect();
+            match storage_error(p.get_many(&over)) {
+                StorageError::InvalidArgument(why) => assert!(why.contains("smaller batches"), "{}: {why}", b.name),
+                other => panic!("{}: expected invalid-argument, got {other:?}", b.name),
+            }
+        }
+        assert_eq!(p.quota().unwrap(), before, "{}", b.name);
+        assert_eq!(p.get_many(&["two".into()]).unwrap(), [Some(b"2".to_vec())], "{}", b.name);
     }
 }

@@ -6,13 +6,14 @@ use std::borrow::Cow;
 use crate::backend::{Backend, Identity, Query};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta};
-use crate::limits::{check_key, check_value};
+use crate::limits::{ReadBudget, check_key, check_value};
 use crate::storage::{Namespace, Storage, take_got};
 use crate::update::Planned;
 
 /// The most keys one batch or transaction may name (reads and writes together).
 pub const MAX_BATCH_KEYS: usize = 1000;
-/// The most value bytes one batch or transaction may write.
+/// The most value bytes one batch or transaction may write. What one call may read is capped
+/// the same way, by [`crate::limits::MAX_READ_VALUE_BYTES`].
 pub const MAX_BATCH_VALUE_BYTES: usize = 16 << 20;
 
 /// A value with the version of the write that stored it.
@@ -99,15 +100,20 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         Ok(Versioned { value: data.value, version: meta.version })
     }
 
-    /// The values under `keys` (none where absent), read from one snapshot.
+    /// The values under `keys` (none where absent), read from one snapshot. Refused with
+    /// `invalid-argument` if the values would total more than
+    /// [`MAX_READ_VALUE_BYTES`](crate::limits::MAX_READ_VALUE_BYTES); a key named twice counts
+    /// twice, as it is in the answer twice.
     pub fn get_many(&self, ns: &Namespace, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         check_batch(keys.len(), 0)?;
         keys.iter().try_for_each(|key| check_key(key))?;
+        self.check_read_size(ns, keys)?;
         let mut queries = Vec::with_capacity(2 * keys.len());
         queries.extend(keys.iter().map(|key| Query::Get(layout::meta_key(key.as_bytes()))));
         queries.extend(keys.iter().map(|key| Query::Get(layout::data_key(key.as_bytes()))));
         let mut answers = self.read(ns, queries)?;
         let mut now = None;
+        let mut budget = ReadBudget::default();
         let mut values = Vec::with_capacity(keys.len());
         for index in 0..keys.len() {
             let live = match take_got(&mut answers, index)? {
@@ -117,7 +123,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 None => false,
             };
             let data = take_got(&mut answers, keys.len() + index)?;
-            values.push(if live { data.map(|entry| entry.value) } else { None });
+            let value = if live { data.map(|entry| entry.value) } else { None };
+            // Values that grew since `check_read_size` looked are caught here.
+            budget.take(value.as_ref().map_or(0, Vec::len))?;
+            values.push(value);
         }
         Ok(values)
     }
@@ -131,7 +140,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         }
         let expires_at_ms = self.expiry(ttl_secs)?;
         let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
-        self.update(ns, &keys, false, |_| {
+        self.update(ns, &keys, &[], |_| {
             let writes = entries
                 .iter()
                 .map(|(key, value)| Planned::Set { key, value: Cow::Borrowed(value), expires_at_ms })
@@ -146,7 +155,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         check_batch(keys.len(), 0)?;
         keys.iter().try_for_each(|key| check_key(key))?;
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let (removed, _) = self.update(ns, &keys, false, |view| {
+        let (removed, _) = self.update(ns, &keys, &[], |view| {
             let mut distinct = keys.clone();
             distinct.sort_unstable();
             distinct.dedup();
@@ -168,7 +177,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// `min`: for counters that must not go negative.
     pub fn increment_within(&self, ns: &Namespace, key: &str, delta: i64, min: i64) -> Result<i64> {
         check_key(key)?;
-        let (value, _) = self.update(ns, &[key], true, |view| {
+        let (value, _) = self.update(ns, &[key], &[key], |view| {
             let (current, expires_at_ms) = match view.get(key) {
                 Some(entry) => {
                     (parse_counter(key, entry.value.as_deref().unwrap_or_default())?, entry.meta.expires_at_ms)
@@ -189,7 +198,9 @@ impl<B: Backend, I: Identity> Storage<B, I> {
 
     /// Applies `writes` all or nothing if every precondition holds, judged on one snapshot
     /// together with the writes. Returns the version the writes were stamped with (0 if there
-    /// was nothing to write). A failed precondition is `precondition-failed(index)`.
+    /// was nothing to write). A failed precondition is `precondition-failed(index)`. The stored
+    /// values the `value-equals` preconditions compare (each key once) may total at most
+    /// [`MAX_READ_VALUE_BYTES`](crate::limits::MAX_READ_VALUE_BYTES).
     pub fn transact(&self, ns: &Namespace, preconditions: &[Precondition], writes: &[Write]) -> Result<u64> {
         let value_bytes = writes
             .iter()
@@ -215,8 +226,16 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         }
         let keys: Vec<&str> =
             preconditions.iter().map(Precondition::key).chain(writes.iter().map(Write::key)).collect();
-        let with_values = preconditions.iter().any(|p| matches!(p, Precondition::ValueEquals(..)));
-        let (_, version) = self.update(ns, &keys, with_values, |view| {
+        // Only the values a precondition compares are read, so the rest never count against
+        // the read cap.
+        let compared: Vec<&str> = preconditions
+            .iter()
+            .filter_map(|precondition| match precondition {
+                Precondition::ValueEquals(key, _) => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        let (_, version) = self.update(ns, &keys, &compared, |view| {
             for (index, precondition) in preconditions.iter().enumerate() {
                 let current = view.get(precondition.key());
                 let holds = match precondition {

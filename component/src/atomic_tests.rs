@@ -1,6 +1,10 @@
 //! Unit tests of batches, counters and transactions over an in-memory backend.
 
+use std::cell::{Cell, RefCell};
+
 use super::*;
+use crate::backend::{Answer, CommitResult, Condition, Mutation};
+use crate::limits::{MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES};
 use crate::testing::{MapBackend, TestIdentity};
 
 fn set(key: &str, value: &[u8]) -> Write {
@@ -158,4 +162,134 @@ fn oversized_batches_are_refused() {
     assert!(matches!(storage.get_many(&ns, &keys), Err(Error::InvalidArgument(_))));
     let big: Vec<(String, Vec<u8>)> = (0..17).map(|i| (format!("k{i}"), vec![0; 1 << 20])).collect();
     assert!(matches!(storage.set_many(&ns, &big, 0), Err(Error::InvalidArgument(_))));
+}
+
+/// Stores `big0`..`big15` (the last one byte short of 1 MiB) and the one-byte `one` and `two`,
+/// and returns the first 17 of those keys: together exactly [`MAX_READ_VALUE_BYTES`].
+fn fill_to_the_read_cap(storage: &Storage<&MapBackend, &TestIdentity>, ns: &Namespace) -> Vec<String> {
+    let mut entries: Vec<(String, Vec<u8>)> =
+        (0..16).map(|i| (format!("big{i}"), vec![i as u8; MAX_VALUE_BYTES])).collect();
+    entries[15].1.pop();
+    storage.set_many(ns, &entries, 0).unwrap();
+    storage.set_many(ns, &[("one".into(), b"1".to_vec()), ("two".into(), b"2".to_vec())], 0).unwrap();
+    let keys: Vec<String> = entries.into_iter().map(|(key, _)| key).chain(["one".to_string()]).collect();
+    assert_eq!(keys.len(), 17);
+    keys
+}
+
+/// Directory records only: what a call may fetch when it is refused before reading values.
+const DIRECTORY_BYTES: usize = 64 << 10;
+
+#[test]
+fn get_many_of_exactly_the_read_cap_succeeds_and_one_byte_more_is_refused_before_reading() {
+    let (backend, identity) = (MapBackend::default(), TestIdentity::app(1 << 30));
+    let storage = Storage::new(&backend, &identity);
+    let ns = storage.own().clone();
+    let mut keys = fill_to_the_read_cap(&storage, &ns);
+    let values = storage.get_many(&ns, &keys).unwrap();
+    assert_eq!(values.iter().flatten().map(Vec::len).sum::<usize>(), MAX_READ_VALUE_BYTES);
+
+    let before = backend.contents();
+    keys.push("two".into());
+    let read_before = backend.bytes_read.get();
+    assert!(
+        matches!(storage.get_many(&ns, &keys), Err(Error::InvalidArgument(why)) if why.contains("smaller batches"))
+    );
+    assert!(backend.bytes_read.get() - read_before < DIRECTORY_BYTES, "no value was fetched");
+    // A key named twice is in the answer twice, so it counts twice.
+    let repeated = vec!["big0".to_string(); 17];
+    assert!(matches!(storage.get_many(&ns, &repeated), Err(Error::InvalidArgument(_))));
+    assert!(backend.bytes_read.get() - read_before < 2 * DIRECTORY_BYTES, "no value was fetched");
+    assert_eq!(backend.contents(), before);
+    assert_eq!(storage.get(&ns, "two").unwrap(), b"2");
+}
+
+/// A backend that lets `writer` run once, right after its first read: a writer racing a reader.
+struct RacedAfterFirstRead<'b, F> {
+    inner: &'b MapBackend,
+    writer: RefCell<Option<F>>,
+}
+
+impl<F: FnOnce()> Backend for RacedAfterFirstRead<'_, F> {
+    fn read(&self, namespace: &str, queries: &[Query]) -> std::result::Result<Vec<Answer>, String> {
+        let answers = self.inner.read(namespace, queries);
+        if let Some(writer) = self.writer.borrow_mut().take() {
+            writer();
+        }
+        answers
+    }
+
+    fn commit(
+        &self,
+        namespace: &str,
+        conditions: &[Condition],
+        mutations: &[Mutation<'_>],
+    ) -> std::result::Result<CommitResult, String> {
+        self.inner.commit(namespace, conditions, mutations)
+    }
+}
+
+#[test]
+fn get_many_refuses_values_that_grew_past_the_read_cap_after_its_size_check() {
+    let (backend, identity) = (MapBackend::default(), TestIdentity::app(1 << 30));
+    let writer = Storage::new(&backend, &identity);
+    let ns = writer.own().clone();
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let small: Vec<(String, Vec<u8>)> = keys.iter().map(|key| (key.clone(), b"s".to_vec())).collect();
+    writer.set_many(&ns, &small, 0).unwrap();
+    let grown = Cell::new(false);
+    let grow = || {
+        grown.set(true);
+        for half in keys.chunks(10) {
+            let big: Vec<(String, Vec<u8>)> = half.iter().map(|key| (key.clone(), vec![0; MAX_VALUE_BYTES])).collect();
+            writer.set_many(&ns, &big, 0).unwrap();
+        }
+    };
+    let raced = RacedAfterFirstRead { inner: &backend, writer: RefCell::new(Some(grow)) };
+    let reader = Storage::new(raced, &identity);
+    assert!(matches!(reader.get_many(&ns, &keys), Err(Error::InvalidArgument(_))));
+    assert!(grown.get(), "the writer ran between the two reads");
+}
+
+#[test]
+fn transact_comparing_exactly_the_read_cap_commits_and_one_byte_more_is_refused_unwritten() {
+    let (backend, identity) = (MapBackend::default(), TestIdentity::app(1 << 30));
+    let storage = Storage::new(&backend, &identity);
+    let ns = storage.own().clone();
+    let mut keys = fill_to_the_read_cap(&storage, &ns);
+    let stored = storage.get_many(&ns, &keys).unwrap();
+    let mut preconditions: Vec<Precondition> =
+        keys.iter().zip(stored).map(|(key, value)| Precondition::ValueEquals(key.clone(), value.unwrap())).collect();
+    storage.transact(&ns, &preconditions, &[set("w", b"1")]).unwrap();
+    assert_eq!(storage.get(&ns, "w").unwrap(), b"1");
+
+    let before = backend.contents();
+    keys.push("two".into());
+    preconditions.push(Precondition::ValueEquals("two".into(), b"2".to_vec()));
+    let read_before = backend.bytes_read.get();
+    assert!(matches!(
+        storage.transact(&ns, &preconditions, &[set("w", b"2")]),
+        Err(Error::InvalidArgument(why)) if why.contains("smaller batches")
+    ));
+    assert!(backend.bytes_read.get() - read_before < DIRECTORY_BYTES, "no value was fetched");
+    assert_eq!(backend.contents(), before);
+    assert_eq!(storage.get(&ns, "w").unwrap(), b"1");
+}
+
+#[test]
+fn transact_reads_only_the_values_its_preconditions_compare() {
+    let (backend, identity) = (MapBackend::default(), TestIdentity::app(1 << 30));
+    let storage = Storage::new(&backend, &identity);
+    let ns = storage.own().clone();
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    for half in keys.chunks(10) {
+        let big: Vec<(String, Vec<u8>)> = half.iter().map(|key| (key.clone(), vec![0; MAX_VALUE_BYTES])).collect();
+        storage.set_many(&ns, &big, 0).unwrap();
+    }
+    storage.set(&ns, "flag", b"on", 0).unwrap();
+    let read_before = backend.bytes_read.get();
+    let overwrites: Vec<Write> = keys.iter().map(|key| set(key, b"small")).collect();
+    storage.transact(&ns, &[Precondition::ValueEquals("flag".into(), b"on".to_vec())], &overwrites).unwrap();
+    assert!(backend.bytes_read.get() - read_before < DIRECTORY_BYTES, "the overwritten values were not fetched");
+    assert_eq!(storage.get(&ns, "k19").unwrap(), b"small");
 }

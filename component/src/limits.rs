@@ -10,6 +10,12 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The largest page `list` returns; larger limits are clamped to it.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// The most stored value bytes one call may read: what one `get-many` returns (a key named
+/// twice counts twice), and the values one `transact` compares for its `value-equals`
+/// preconditions. 1000 keys of 1 MiB would otherwise build a 1000 MiB answer inside the
+/// storage instance, which shares the app's memory limit. The write-side twin is
+/// [`crate::atomic::MAX_BATCH_VALUE_BYTES`].
+pub const MAX_READ_VALUE_BYTES: usize = 16 << 20;
 
 /// Checks that `key` is a valid key: 1 to [`MAX_KEY_BYTES`] bytes.
 pub fn check_key(key: &str) -> Result<()> {
@@ -36,6 +42,28 @@ pub fn check_prefix(prefix: &str) -> Result<()> {
         return Err(Error::KeyTooLong);
     }
     Ok(())
+}
+
+/// Counts the stored value bytes one call reads, and refuses the call as soon as they would
+/// pass [`MAX_READ_VALUE_BYTES`], so an answer over the cap is never assembled.
+#[derive(Debug, Default)]
+pub struct ReadBudget {
+    read: usize,
+}
+
+impl ReadBudget {
+    /// Counts `bytes` more; fails with `invalid-argument` if the total would pass the cap.
+    pub fn take(&mut self, bytes: usize) -> Result<()> {
+        match self.read.checked_add(bytes) {
+            Some(total) if total <= MAX_READ_VALUE_BYTES => {
+                self.read = total;
+                Ok(())
+            }
+            _ => Err(Error::InvalidArgument(format!(
+                "one call may read at most {MAX_READ_VALUE_BYTES} value bytes; split it into smaller batches"
+            ))),
+        }
+    }
 }
 
 /// The page size for a guest-supplied `limit`: 0 means the default, and the guest's value is
@@ -79,6 +107,15 @@ mod tests {
     fn value_of_one_mebibyte_is_accepted_and_one_more_byte_is_too_large() {
         assert_eq!(check_value(&vec![0; MAX_VALUE_BYTES]), Ok(()));
         assert_eq!(check_value(&vec![0; MAX_VALUE_BYTES + 1]), Err(Error::ValueTooLarge));
+    }
+
+    #[test]
+    fn read_budget_takes_exactly_the_cap_and_refuses_one_byte_more() {
+        let mut budget = ReadBudget::default();
+        assert_eq!(budget.take(MAX_READ_VALUE_BYTES - 1), Ok(()));
+        assert_eq!(budget.take(1), Ok(()));
+        assert!(matches!(budget.take(1), Err(Error::InvalidArgument(why)) if why.contains("smaller batches")));
+        assert!(matches!(ReadBudget::default().take(usize::MAX), Err(Error::InvalidArgument(_))));
     }
 
     #[test]

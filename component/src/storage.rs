@@ -12,7 +12,9 @@ use std::cell::OnceCell;
 use crate::backend::{Access, Answer, Backend, CommitResult, Condition, Entry, Identity, Mutation, Query};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
-use crate::limits::{check_key, check_prefix, check_value, expiry_ms, page_size};
+use crate::limits::{
+    MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES, ReadBudget, check_key, check_prefix, check_value, expiry_ms, page_size,
+};
 use crate::namespace::check_namespace;
 use crate::update::{MAX_ATTEMPTS, Planned, corrupt_usage};
 use crate::write_cache::WriteCache;
@@ -150,7 +152,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         check_key(key)?;
         check_value(value)?;
         let expires_at_ms = self.expiry(ttl_secs)?;
-        self.update(ns, &[key], false, |_| {
+        self.update(ns, &[key], &[], |_| {
             Ok((vec![Planned::Set { key, value: Cow::Borrowed(value), expires_at_ms }], ()))
         })?;
         Ok(())
@@ -160,7 +162,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     pub fn delete(&self, ns: &Namespace, key: &str) -> Result<bool> {
         check_key(key)?;
         let (existed, _) =
-            self.update(ns, &[key], false, |view| Ok((vec![Planned::Delete { key }], view.get(key).is_some())))?;
+            self.update(ns, &[key], &[], |view| Ok((vec![Planned::Delete { key }], view.get(key).is_some())))?;
         Ok(existed)
     }
 
@@ -279,6 +281,30 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 }
             }
         }
+    }
+
+    /// Refuses, before any value is fetched, a call whose live values under `keys` (each mention
+    /// counted) come to more than [`MAX_READ_VALUE_BYTES`]. It reads only the directory records,
+    /// which hold each value's length, and is skipped when there are too few keys to reach the
+    /// cap even at the largest value size. The backend answers a read all at once, so this is
+    /// what keeps an oversized answer from being fetched at all. The caller still counts the
+    /// values as they arrive, because a writer may grow them between this read and the next.
+    pub(crate) fn check_read_size<K: AsRef<str>>(&self, ns: &Namespace, keys: &[K]) -> Result<()> {
+        if keys.len().saturating_mul(MAX_VALUE_BYTES) <= MAX_READ_VALUE_BYTES {
+            return Ok(());
+        }
+        let queries = keys.iter().map(|key| Query::Get(layout::meta_key(key.as_ref().as_bytes()))).collect();
+        let mut answers = self.read(ns, queries)?;
+        let mut budget = ReadBudget::default();
+        let mut now = None;
+        for index in 0..keys.len() {
+            let Some(entry) = take_got(&mut answers, index)? else { continue };
+            let meta = Meta::decode(&entry.value)?;
+            if !meta.is_expired_lazy(|| *now.get_or_insert_with(|| self.identity.now_ms())) {
+                budget.take(meta.value_len as usize)?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn read(&self, ns: &Namespace, queries: Vec<Query>) -> Result<Vec<Answer>> {

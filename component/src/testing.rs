@@ -17,6 +17,9 @@ pub struct MapBackend {
     pub fail_reads: Cell<bool>,
     /// Fails every commit while set, to check that failures change nothing.
     pub fail_commits: Cell<bool>,
+    /// The bytes of every value reads have answered with, directory records included, to check
+    /// what a call fetched.
+    pub bytes_read: Cell<usize>,
 }
 
 impl MapBackend {
@@ -44,7 +47,7 @@ impl Backend for &MapBackend {
             value: if keys_only { Vec::new() } else { value.clone() },
             version: *version,
         };
-        Ok(queries
+        let answers: Vec<Answer> = queries
             .iter()
             .map(|query| match query {
                 Query::Get(key) => Answer::Got(space.get_key_value(key).map(|kv| entry(kv, false))),
@@ -58,7 +61,16 @@ impl Backend for &MapBackend {
                     Vec::new()
                 }),
             })
-            .collect())
+            .collect();
+        let bytes: usize = answers
+            .iter()
+            .map(|answer| match answer {
+                Answer::Got(found) => found.as_ref().map_or(0, |entry| entry.value.len()),
+                Answer::Scanned(entries) => entries.iter().map(|entry| entry.value.len()).sum::<usize>(),
+            })
+            .sum();
+        self.bytes_read.set(self.bytes_read.get() + bytes);
+        Ok(answers)
     }
 
     fn commit(

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use crate::backend::{Backend, CommitResult, Condition, Identity, Mutation, Query};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
+use crate::limits::ReadBudget;
 use crate::storage::{Namespace, Storage, take_got};
 
 /// How many times an update starts over after losing a race before it gives up.
@@ -41,7 +42,7 @@ pub(crate) struct Current {
     pub(crate) meta: Meta,
     /// The version of its last write.
     pub(crate) version: u64,
-    /// Its value, if the update asked for values.
+    /// Its value, if the update asked for this key's value.
     pub(crate) value: Option<Vec<u8>>,
 }
 
@@ -64,14 +65,16 @@ struct Stored {
 }
 
 impl<B: Backend, I: Identity> Storage<B, I> {
-    /// Reads `keys` (with values if `with_values`) from one snapshot, lets `plan` decide the
-    /// writes, and commits them atomically if none of the keys and not the usage record changed
-    /// meanwhile. Returns the plan's result and the commit's version (none if nothing to write).
+    /// Reads `keys` from one snapshot, with the values of those in `values_of` (which must be
+    /// among `keys`), lets `plan` decide the writes, and commits them atomically if none of the
+    /// keys and not the usage record changed meanwhile. Returns the plan's result and the
+    /// commit's version (none if nothing to write). The values read may total at most
+    /// [`MAX_READ_VALUE_BYTES`](crate::limits::MAX_READ_VALUE_BYTES).
     pub(crate) fn update<'a, T>(
         &self,
         ns: &Namespace,
         keys: &[&'a str],
-        with_values: bool,
+        values_of: &[&'a str],
         mut plan: impl FnMut(&View<'a>) -> Result<(Vec<Planned<'a>>, T)>,
     ) -> Result<(T, Option<u64>)> {
         if !ns.writable() {
@@ -80,14 +83,19 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         let mut keys: Vec<&'a str> = keys.to_vec();
         keys.sort_unstable();
         keys.dedup();
+        let mut values_of: Vec<&'a str> = values_of.to_vec();
+        values_of.sort_unstable();
+        values_of.dedup();
+        self.check_read_size(ns, &values_of)?;
         let mut reclaimed = false;
-        let mut trust_cache = !with_values;
+        // The cache holds no values.
+        let mut trust_cache = values_of.is_empty();
         'attempts: for _ in 0..MAX_ATTEMPTS {
             let cached = if trust_cache { self.cached_snapshot(ns, &keys) } else { None };
             let from_cache = cached.is_some();
             let (usage, usage_version, stored, view) = match cached {
                 Some(snapshot) => snapshot,
-                None => self.snapshot(ns, &keys, with_values)?,
+                None => self.snapshot(ns, &keys, &values_of)?,
             };
             // A plan from the cache is only trusted if its commit succeeds (see write_cache.rs).
             let (planned, result) = match plan(&view) {
@@ -221,20 +229,18 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         Some((usage.map_or_else(Usage::default, |(usage, _)| usage), usage.map(|(_, v)| v), stored, View { live }))
     }
 
-    /// Reads the usage record and `keys` from one snapshot.
+    /// Reads the usage record, `keys`, and the values of `values_of`, from one snapshot.
     #[allow(clippy::type_complexity)]
     fn snapshot<'k>(
         &self,
         ns: &Namespace,
         keys: &[&'k str],
-        with_values: bool,
+        values_of: &[&'k str],
     ) -> Result<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
-        let mut queries = Vec::with_capacity(1 + keys.len() * (1 + usize::from(with_values)));
+        let mut queries = Vec::with_capacity(1 + keys.len() + values_of.len());
         queries.push(Query::Get(USAGE_KEY.to_vec()));
         queries.extend(keys.iter().map(|key| Query::Get(layout::meta_key(key.as_bytes()))));
-        if with_values {
-            queries.extend(keys.iter().map(|key| Query::Get(layout::data_key(key.as_bytes()))));
-        }
+        queries.extend(values_of.iter().map(|key| Query::Get(layout::data_key(key.as_bytes()))));
         let mut answers = self.read(ns, queries)?;
         let usage_entry = take_got(&mut answers, 0)?;
         let usage = usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
@@ -248,14 +254,16 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity().now_ms())) {
                 continue;
             }
-            let value = if with_values {
-                let data = take_got(&mut answers, 1 + keys.len() + index)?
-                    .ok_or_else(|| Error::Backend("an entry's value is missing from the backend".into()))?;
-                Some(data.value)
-            } else {
-                None
-            };
-            live.insert(*key, Current { meta, version: entry.version, value });
+            live.insert(*key, Current { meta, version: entry.version, value: None });
+        }
+        // Values that grew since `check_read_size` looked are caught here.
+        let mut budget = ReadBudget::default();
+        for (index, key) in values_of.iter().enumerate() {
+            let data = take_got(&mut answers, 1 + keys.len() + index)?;
+            let Some(current) = live.get_mut(key) else { continue };
+            let data = data.ok_or_else(|| Error::Backend("an entry's value is missing from the backend".into()))?;
+            budget.take(data.value.len())?;
+            current.value = Some(data.value);
         }
         let usage_version = usage_entry.map(|entry| entry.version);
         let known_usage = usage_version.map(|version| (usage, version));

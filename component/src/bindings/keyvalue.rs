@@ -5,7 +5,9 @@
 //!   namespace name the caller may use (`user:NAME` for its user, anything for a system
 //!   process). Everything else, malformed names included, is `access-denied`.
 //! - Zero's limits and quotas apply; entries set through the standard never expire. Errors map
-//!   onto the standard's small set, with Zero's message in `other(string)`.
+//!   onto the standard's small set, with Zero's message in `other(string)`. So `get-many`
+//!   answers with at most 16 MiB of values, and a larger batch is `other` with a message that
+//!   says to split it into smaller batches.
 //! - Batches are atomic (all or nothing, quota checked on the whole), which the standard does
 //!   not require. `increment` stores ASCII decimal, as wasmtime's host does, and refuses
 //!   non-numbers and overflow instead of wrapping.

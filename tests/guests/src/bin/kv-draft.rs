@@ -62,5 +62,15 @@ fn main() {
     check!(got == vec![Some(("b1".to_string(), b"1".to_vec())), None, Some(("b2".to_string(), b"2".to_vec()))]);
     batch::delete_many(&bucket, &keys).expect("delete-many");
     check!(bucket.exists("b2").ok() == Some(false));
+    // One call reads at most 16 MiB of values (a key named twice counts twice): exactly the cap
+    // is answered, one value more is refused with a message that says to split the call.
+    bucket.set("mib", &vec![9; 1 << 20]).expect("set 1 MiB");
+    let at_cap = vec!["mib".to_string(); 16];
+    check!(batch::get_many(&bucket, &at_cap).map(|got| got.len()).ok() == Some(16));
+    let over_cap = vec!["mib".to_string(); 17];
+    check!(
+        matches!(batch::get_many(&bucket, &over_cap), Err(store::Error::Other(why)) if why.contains("smaller batches"))
+    );
+    bucket.delete("mib").expect("delete the 1 MiB value");
     println!("kv-draft: all checks passed");
 }

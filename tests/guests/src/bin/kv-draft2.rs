@@ -102,5 +102,15 @@ fn main() {
     let bad = vec![("ok".to_string(), b"1".to_vec()), ("k".repeat(300), b"2".to_vec())];
     check!(batch::set_many(&bucket, &bad).is_err());
     check!(bucket.exists("ok").ok() == Some(false));
+    // One call reads at most 16 MiB of values (a key named twice counts twice): exactly the cap
+    // is answered, one value more is refused with a message that says to split the call.
+    bucket.set("mib", &vec![9; 1 << 20]).expect("set 1 MiB");
+    let at_cap = vec!["mib".to_string(); 16];
+    check!(batch::get_many(&bucket, &at_cap).map(|got| got.len()).ok() == Some(16));
+    let over_cap = vec!["mib".to_string(); 17];
+    check!(
+        matches!(batch::get_many(&bucket, &over_cap), Err(store::Error::Other(why)) if why.contains("smaller batches"))
+    );
+    bucket.delete("mib").expect("delete the 1 MiB value");
     println!("kv-draft2: all checks passed");
 }

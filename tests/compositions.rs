@@ -2,7 +2,8 @@
 //! its privileged imports (`backend`, `identity`) to something else. Each is built from a
 //! genuine composition's sections plus a few crafted ones (`zero_storage_tests::composition`),
 //! and each must be refused before it runs, with a message that says what is wrong. Genuine
-//! compositions are still accepted, and a property test checks the check against a model.
+//! compositions are still accepted, and a property test checks the check against a model
+//! (`ZERO_COMPOSITION_CASES=N` runs N cases instead of the regular 256: long mode).
 
 use std::sync::Arc;
 
@@ -175,6 +176,11 @@ fn the_model_accepts_what_a_composition_tool_could_add_without_leaking() {
     assert_eq!(classify(&rebuilt.wasm).unwrap(), AppShape::Composed);
 }
 
+/// The property test's case count: `ZERO_COMPOSITION_CASES`, or `regular`.
+fn cases(regular: u32) -> u32 {
+    std::env::var("ZERO_COMPOSITION_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(regular)
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         Just(Op::CoreModule),
@@ -188,7 +194,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     /// The host accepts a crafted composition exactly when the model says it is sealed: valid,
     /// leaking no privileged instance, one storage copy instantiated once.
@@ -204,7 +210,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256) / 4, ..ProptestConfig::default() })]
 
     /// The same property on the fuzz target's input format.
     #[test]

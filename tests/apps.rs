@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use zero_storage::app::{AppShape, classify, compose};
 use zero_storage::backend::MemoryBackend;
 use zero_storage::{AppExit, Config, ProcessIdentity, Runtime};
+use zero_storage::{AppShape, classify, compose};
 use zero_storage_tests::{guest_bytes, runtime_with};
 
 fn runtime(config: Config) -> Runtime {

@@ -203,7 +203,7 @@ fn compose_writes_an_app_that_run_accepts_as_already_composed() {
     let storage = cli.data.path().join("storage.wasm");
     cli.ok(&["compose", guest("notes").to_str().unwrap(), "--output", composed.to_str().unwrap()]);
     cli.ok(&["component", "-o", storage.to_str().unwrap()]);
-    assert_eq!(std::fs::read(&storage).unwrap(), zero_storage::runtime::STORAGE_COMPONENT);
+    assert_eq!(std::fs::read(&storage).unwrap(), zero_storage::STORAGE_COMPONENT);
     let composed = composed.to_str().unwrap();
     assert_eq!(cli.ok(&["run", "--app", "notes", composed, "add", "c", "composed"]).trim(), "saved c");
     assert_eq!(cli.ok(&["get", "note/c", "--ns", "app:notes"]), "composed");

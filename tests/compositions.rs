@@ -13,8 +13,8 @@ use wasm_encoder::{
     ComponentInstanceSection, ComponentSectionId, ComponentTypeRef, ComponentTypeSection,
 };
 use wasmparser::{Validator, WasmFeatures};
-use zero_storage::app::{AppShape, classify, compose};
 use zero_storage::backend::{Backend, MemoryBackend};
+use zero_storage::{AppShape, classify, compose};
 use zero_storage::{Config, ProcessIdentity};
 use zero_storage_tests::composition::{
     Base, Genuine, Op, Section, assemble, check, core_module, craft, impostor, instantiate_with_backend, minimal_app,

@@ -34,7 +34,7 @@ fn a_guest_built_for_wasi_keyvalue_draft_runs_unchanged() {
 #[test]
 fn standard_guests_are_composed_like_zero_apps() {
     for name in ["kv-draft2", "kv-draft"] {
-        let shape = zero_storage::app::classify(&guest_bytes(name)).unwrap();
-        assert_eq!(shape, zero_storage::app::AppShape::Plain, "{name}");
+        let shape = zero_storage::classify(&guest_bytes(name)).unwrap();
+        assert_eq!(shape, zero_storage::AppShape::Plain, "{name}");
     }
 }

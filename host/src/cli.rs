@@ -238,12 +238,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // These two need no data directory.
     match &cli.command {
         Command::Component { output } => {
-            write_file(output, zero_storage::runtime::STORAGE_COMPONENT)?;
+            write_file(output, zero_storage::STORAGE_COMPONENT)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Compose { wasm, output } => {
             let app = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-            write_file(output, &zero_storage::app::compose(&app)?)?;
+            write_file(output, &zero_storage::compose(&app)?)?;
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}

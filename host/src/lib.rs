@@ -19,22 +19,24 @@
 //! # }
 //! ```
 
-pub mod app;
+mod app;
 pub mod backend;
-mod bindings;
-pub mod cache;
-pub mod clock;
-pub mod config;
-pub mod error;
-pub mod identity;
-pub mod process;
-pub mod runtime;
+mod cache;
+mod clock;
+mod config;
+mod error;
+mod identity;
+mod link;
+mod process;
+mod runtime;
+mod store;
 
-pub use app::{AppExit, AppInstance};
+pub use app::{AppExit, AppInstance, AppShape, classify, compose, prepare};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::Config;
+pub use config::{AppLimits, Config, Quotas};
 pub use error::{Error, Result};
 pub use identity::ProcessIdentity;
+pub use link::{STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder, ZeroStorageView, add_to_linker};
 pub use process::{ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder};
 pub use zero_storage_component::Error as StorageError;

@@ -3,11 +3,12 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{
-    ProcessState, Storage, WitError, WitListPage, WitPrecondition, WitQuotaInfo, WitVersionedValue, WitWrite,
-};
 use crate::error::{Error, Result};
-use crate::runtime::{STORAGE_CALL_DEADLINE, ticks};
+use crate::link::generated::Storage;
+use crate::link::generated::zero::storage::types::{
+    Error as WitError, Precondition as WitPrecondition, Write as WitWrite,
+};
+use crate::store::{HostState, STORAGE_CALL_DEADLINE, ticks};
 
 pub use zero_storage_component::{ListPage, Precondition, QuotaInfo, Versioned, Write};
 
@@ -15,7 +16,7 @@ pub use zero_storage_component::{ListPage, Precondition, QuotaInfo, Versioned, W
 /// app's calls do. By default they work on the process's own namespace; [`Process::use_namespace`]
 /// switches to another namespace the process may use.
 pub struct Process {
-    store: Store<ProcessState>,
+    store: Store<HostState>,
     storage: Storage,
     bucket: Option<ResourceAny>,
 }
@@ -42,7 +43,7 @@ macro_rules! dispatch {
 }
 
 impl Process {
-    pub(crate) fn new(store: Store<ProcessState>, storage: Storage) -> Self {
+    pub(crate) fn new(store: Store<HostState>, storage: Storage) -> Self {
         Process { store, storage, bucket: None }
     }
 
@@ -78,25 +79,17 @@ impl Process {
 
     /// One page of keys starting with `prefix` (limit 0 = 100, at most 1000).
     pub fn list(&mut self, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<ListPage> {
-        let page: WitListPage = dispatch!(self, call_list(prefix, limit, cursor))?;
-        Ok(ListPage { keys: page.keys, next_cursor: page.next_cursor })
+        dispatch!(self, call_list(prefix, limit, cursor)).map(Into::into)
     }
 
     /// The namespace's usage and quota.
     pub fn quota(&mut self) -> Result<QuotaInfo> {
-        let info: WitQuotaInfo = dispatch!(self, call_quota())?;
-        Ok(QuotaInfo {
-            namespace: info.namespace,
-            used_bytes: info.used_bytes,
-            quota_bytes: info.quota_bytes,
-            key_count: info.key_count,
-        })
+        dispatch!(self, call_quota()).map(Into::into)
     }
 
     /// The value under `key` with its version, for a later `version-is` precondition.
     pub fn get_versioned(&mut self, key: &str) -> Result<Versioned> {
-        let got: WitVersionedValue = dispatch!(self, call_get_versioned(key))?;
-        Ok(Versioned { value: got.value, version: got.version })
+        dispatch!(self, call_get_versioned(key)).map(Into::into)
     }
 
     /// The values under `keys` from one snapshot (none where absent).

@@ -4,36 +4,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
+use anyhow::Context;
+use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::backend::{Backend, FsBackend, MemoryBackend};
-use crate::bindings::{self, MemoryLimit, ProcessState};
+use crate::app::{self, AppExit, AppInstance, Launcher};
+use crate::backend::{Backend, FsBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::identity::ProcessIdentity;
+use crate::link::generated::StoragePre;
+use crate::link::{self, STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder};
 use crate::process::Process;
-
-/// The storage component, built from `component/` by this crate's build script.
-pub static STORAGE_COMPONENT: &[u8] = include_bytes!(env!("ZERO_STORAGE_COMPONENT_WASM"));
-
-/// How often the engine's epoch advances; deadlines are counted in these ticks.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// The longest a single storage call may run before it is stopped (a component bug, never
-/// legitimate work: every operation is bounded).
-pub(crate) const STORAGE_CALL_DEADLINE: Duration = Duration::from_secs(30);
-/// The memory a storage-only process may use: two maximal values plus headroom.
-const STORAGE_MEMORY_LIMIT: usize = 64 << 20;
-
-/// What every process of a runtime shares.
-pub(crate) struct Shared {
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) config: Config,
-    pub(crate) clock: Arc<dyn Clock>,
-}
+use crate::store::{EPOCH_TICK, HostState, STORAGE_CALL_DEADLINE, STORAGE_MEMORY_LIMIT, new_store, ticks};
 
 /// Configures and builds a [`Runtime`].
 pub struct RuntimeBuilder {
@@ -113,17 +98,27 @@ impl RuntimeBuilder {
         let engine = Engine::new(&wasm_config)?;
         let component = crate::cache::load_component(&engine, STORAGE_COMPONENT, self.cache_dir.as_deref())?;
         let mut linker = Linker::new(&engine);
-        bindings::add_to_linker(&mut linker)?;
+        // WASI for the storage component's standard library and for apps: no preopens, no
+        // sockets (the WASI contexts the stores get grant none).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        link::add_to_linker(&mut linker, HostState::view)?;
         // Export lookups are resolved once here, not on every process start.
-        let storage = bindings::StoragePre::new(linker.instantiate_pre(&component)?)?;
-        let shared = Arc::new(Shared {
-            backend: self.backend.unwrap_or_else(|| Arc::new(MemoryBackend::new())),
-            config: self.config,
-            clock: self.clock,
-        });
+        let storage_pre = StoragePre::new(linker.instantiate_pre(&component)?)?;
+        let mut storage = ZeroStorageCtxBuilder::new().quotas(self.config.quotas.clone()).clock(self.clock);
+        if let Some(backend) = self.backend {
+            storage = storage.backend(backend);
+        }
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime {
-            inner: Arc::new(Inner { engine, linker, storage, shared, cache_dir: self.cache_dir, _ticker: ticker }),
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                storage_pre,
+                storage: storage.build(),
+                config: self.config,
+                cache_dir: self.cache_dir,
+                _ticker: ticker,
+            }),
         })
     }
 }
@@ -132,57 +127,71 @@ impl RuntimeBuilder {
 /// makes its own [`Process`]es.
 #[derive(Clone)]
 pub struct Runtime {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<ProcessState>,
-    pub(crate) storage: bindings::StoragePre<ProcessState>,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) cache_dir: Option<PathBuf>,
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    storage_pre: StoragePre<HostState>,
+    storage: ZeroStorageCtx,
+    config: Config,
+    cache_dir: Option<PathBuf>,
     _ticker: EpochTicker,
 }
 
 impl Runtime {
     /// Starts a process for `identity`: its own storage instance, bound to its namespaces.
     pub fn process(&self, identity: ProcessIdentity) -> anyhow::Result<Process> {
-        let mut store = self.new_store(identity, STORAGE_MEMORY_LIMIT, WasiCtxBuilder::new().inherit_stderr().build());
+        let wasi = WasiCtxBuilder::new().inherit_stderr().build();
+        let mut store = new_store(&self.inner.engine, &self.inner.storage, identity, STORAGE_MEMORY_LIMIT, wasi);
         store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
-        let storage = self.inner.storage.instantiate(&mut store)?;
+        let storage = self.inner.storage_pre.instantiate(&mut store)?;
         Ok(Process::new(store, storage))
+    }
+
+    /// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `args`
+    /// (the first is the program name). Its storage calls go to its own namespaces; it gets the
+    /// host's stdio, the environment variables `ZERO_STORAGE_APP` (its name) and
+    /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
+    /// limit and deadline. An app that imports what only storage may use is refused (see
+    /// [`crate::classify`]).
+    pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> anyhow::Result<AppExit> {
+        let component = self.load_app(app_wasm)?;
+        self.launcher().run(identity, &component, args)
+    }
+
+    /// Instantiates the app component `app_wasm` (checked and linked as [`Runtime::run_app`]
+    /// does) as the process `identity`, to call its own exports through [`AppInstance`].
+    pub fn instantiate_app(&self, identity: ProcessIdentity, app_wasm: &[u8]) -> anyhow::Result<AppInstance> {
+        let component = self.load_app(app_wasm)?;
+        self.launcher().instantiate(identity, &component)
     }
 
     /// The backend every process of this runtime stores in.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.inner.shared.backend
+        self.inner.storage.backend()
     }
 
     /// The configuration (quotas and app limits).
     pub fn config(&self) -> &Config {
-        &self.inner.shared.config
+        &self.inner.config
     }
 
-    pub(crate) fn new_store(
-        &self,
-        identity: ProcessIdentity,
-        memory_limit: usize,
-        wasi: wasmtime_wasi::WasiCtx,
-    ) -> Store<ProcessState> {
-        let state = ProcessState {
-            wasi,
-            table: Default::default(),
-            limits: MemoryLimit::new(memory_limit),
-            identity,
-            shared: self.inner.shared.clone(),
-        };
-        let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|state| &mut state.limits);
-        store
+    fn load_app(&self, app_wasm: &[u8]) -> anyhow::Result<Component> {
+        let wasm = app::prepare(app_wasm)?;
+        let cache_dir = self.inner.cache_dir.as_deref();
+        let component = crate::cache::load_component(&self.inner.engine, &wasm, cache_dir);
+        component.map_err(anyhow::Error::from).context("cannot compile the app")
     }
 
-    pub(crate) fn load(&self, wasm: &[u8]) -> anyhow::Result<Component> {
-        Ok(crate::cache::load_component(&self.inner.engine, wasm, self.inner.cache_dir.as_deref())?)
+    fn launcher(&self) -> Launcher<'_> {
+        Launcher {
+            engine: &self.inner.engine,
+            linker: &self.inner.linker,
+            storage: &self.inner.storage,
+            limits: &self.inner.config.apps,
+        }
     }
 }
 
@@ -208,11 +217,6 @@ fn pool(config: &Config, max_instances: u32) -> wasmtime::PoolingAllocationConfi
         .max_tables_per_component(16)
         .max_memory_size(largest_memory);
     pool
-}
-
-/// Converts a duration into epoch ticks.
-pub(crate) fn ticks(duration: Duration) -> u64 {
-    (duration.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// A thread that advances the engine's epoch, which is what makes deadlines fire.

@@ -16,8 +16,8 @@ use wasm_encoder::{
     RawSection,
 };
 use wasmparser::{ComponentExternalKind, ComponentInstance, Parser, Payload, Validator, WasmFeatures};
-use zero_storage::app::{AppShape, classify, compose};
-use zero_storage::runtime::STORAGE_COMPONENT;
+use zero_storage::STORAGE_COMPONENT;
+use zero_storage::{AppShape, classify, compose};
 
 /// The backend import's name.
 pub const BACKEND: &str = "zero:storage/backend@0.1.0";
@@ -157,7 +157,7 @@ fn kind_of(kind: ComponentExternalKind) -> ComponentExportKind {
     }
 }
 
-/// A genuine composition (`zero_storage::app::compose` of an app), taken apart.
+/// A genuine composition (`zero_storage::compose` of an app), taken apart.
 pub struct Genuine {
     /// Its bytes.
     pub wasm: Vec<u8>,

@@ -13,14 +13,15 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use wasmtime::component::{Component, ComponentNamedList, Instance, Lift, Lower, TypedFunc};
-use wasmtime::{Store, Trap};
+use wasmtime::component::{Component, ComponentNamedList, Instance, Lift, Linker, Lower, TypedFunc};
+use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::sync::Command;
 
-use crate::bindings::ProcessState;
+use crate::config::AppLimits;
 use crate::identity::ProcessIdentity;
-use crate::runtime::{Runtime, STORAGE_COMPONENT, ticks};
+use crate::link::{STORAGE_COMPONENT, ZeroStorageCtx};
+use crate::store::{HostState, new_store, ticks};
 
 mod inspect;
 
@@ -91,6 +92,17 @@ fn join(names: &[&String]) -> String {
     names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
 }
 
+/// Checks `app_wasm` (see [`classify`]) and returns the component to instantiate: a plain app
+/// composed with the storage component, or the app itself if it is already a sealed
+/// composition or uses no storage. Its only storage imports are then `backend` and `identity`,
+/// which [`crate::add_to_linker`] serves.
+pub fn prepare(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    Ok(match classify(app_wasm)? {
+        AppShape::Plain => compose(app_wasm)?,
+        AppShape::Composed | AppShape::NoStorage => app_wasm.to_vec(),
+    })
+}
+
 /// Composes a plain app with the storage component (`wac plug` in process).
 pub fn compose(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
     use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
@@ -106,7 +118,7 @@ pub fn compose(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 /// An app component instantiated with its storage, for hosts that call the app's own exports
 /// (rather than running it as a `wasi:cli` command). Every call gets the app's deadline.
 pub struct AppInstance {
-    store: Store<ProcessState>,
+    store: Store<HostState>,
     instance: Instance,
     timeout: Duration,
 }
@@ -140,51 +152,53 @@ impl AppInstance {
     }
 }
 
-impl Runtime {
-    /// Checks and links `app_wasm` for `identity`: the compiled component and a store that has
-    /// the app's limits and WASI context.
-    fn prepare_app(
-        &self,
-        identity: ProcessIdentity,
-        app_wasm: &[u8],
-        args: &[String],
-    ) -> anyhow::Result<(Component, Store<ProcessState>, Duration)> {
-        let wasm = match classify(app_wasm)? {
-            AppShape::Plain => compose(app_wasm)?,
-            AppShape::Composed | AppShape::NoStorage => app_wasm.to_vec(),
-        };
-        let component = self.load(&wasm).context("cannot compile the app")?;
-        let limits = self.config().apps.clone();
-        let memory_limit = usize::try_from(limits.memory_limit_bytes).unwrap_or(usize::MAX);
+/// What running an app needs from the runtime: the engine, a linker with WASI and the storage
+/// imports, the storage context and the app limits.
+pub(crate) struct Launcher<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) linker: &'a Linker<HostState>,
+    pub(crate) storage: &'a ZeroStorageCtx,
+    pub(crate) limits: &'a AppLimits,
+}
+
+impl Launcher<'_> {
+    /// A store for the app `identity` with the app limits and its WASI context: the host's stdio,
+    /// `args`, and the environment variables that name the app and its user.
+    fn store(&self, identity: ProcessIdentity, args: &[String]) -> Store<HostState> {
+        let memory_limit = usize::try_from(self.limits.memory_limit_bytes).unwrap_or(usize::MAX);
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdio().args(args).env("ZERO_STORAGE_APP", identity.name());
         if let Some(user) = identity.user() {
             wasi.env("ZERO_STORAGE_USER", user);
         }
-        let store = self.new_store(identity, memory_limit, wasi.build());
-        Ok((component, store, Duration::from_secs(limits.timeout_secs)))
+        let mut store = new_store(self.engine, self.storage, identity, memory_limit, wasi.build());
+        store.set_epoch_deadline(ticks(self.timeout()));
+        store
     }
 
-    /// Instantiates the app component `app_wasm` (linked like [`Runtime::run_app`] links it)
-    /// as the process `identity`, to call its own exports through [`AppInstance`].
-    pub fn instantiate_app(&self, identity: ProcessIdentity, app_wasm: &[u8]) -> anyhow::Result<AppInstance> {
-        let (component, mut store, timeout) = self.prepare_app(identity, app_wasm, &[])?;
-        store.set_epoch_deadline(ticks(timeout));
-        let instance = self.inner.linker.instantiate(&mut store, &component)?;
-        Ok(AppInstance { store, instance, timeout })
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.limits.timeout_secs)
     }
 
-    /// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `args`
-    /// (the first is the program name). Its storage calls go to its own namespaces; it gets the
-    /// host's stdio, the environment variables `ZERO_STORAGE_APP` (its name) and
-    /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
-    /// limit and deadline.
-    pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> anyhow::Result<AppExit> {
+    /// Instantiates `component` (an app ready to link, see [`prepare`]) as the process
+    /// `identity`, to call its own exports.
+    pub(crate) fn instantiate(&self, identity: ProcessIdentity, component: &Component) -> anyhow::Result<AppInstance> {
+        let mut store = self.store(identity, &[]);
+        let instance = self.linker.instantiate(&mut store, component)?;
+        Ok(AppInstance { store, instance, timeout: self.timeout() })
+    }
+
+    /// Runs `component` (a `wasi:cli` command ready to link, see [`prepare`]) as the process
+    /// `identity` with `args`.
+    pub(crate) fn run(
+        &self,
+        identity: ProcessIdentity,
+        component: &Component,
+        args: &[String],
+    ) -> anyhow::Result<AppExit> {
         let name = identity.name().to_owned();
-        let (component, mut store, timeout) = self.prepare_app(identity, app_wasm, args)?;
-        let limits = self.config().apps.clone();
-        store.set_epoch_deadline(ticks(timeout));
-        let outcome = Command::instantiate(&mut store, &component, &self.inner.linker)
+        let mut store = self.store(identity, args);
+        let outcome = Command::instantiate(&mut store, component, self.linker)
             .and_then(|command| command.wasi_cli_run().call_run(&mut store));
         match outcome {
             Ok(Ok(())) => Ok(AppExit::Exited(0)),
@@ -196,11 +210,11 @@ impl Runtime {
                 if store.data().limits.exceeded {
                     bail!(
                         "app `{name}` exceeded its memory limit of {} bytes and was stopped",
-                        limits.memory_limit_bytes
+                        self.limits.memory_limit_bytes
                     );
                 }
                 if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                    bail!("app `{name}` ran longer than its limit of {} s and was stopped", limits.timeout_secs);
+                    bail!("app `{name}` ran longer than its limit of {} s and was stopped", self.limits.timeout_secs);
                 }
                 Err(anyhow::anyhow!("app `{name}` failed: {error:?}"))
             }

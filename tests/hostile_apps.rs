@@ -51,7 +51,7 @@ impl Host {
         all
     }
 
-    fn run(&self, app: &str, guest: &str, args: &[&str]) -> anyhow::Result<AppExit> {
+    fn run(&self, app: &str, guest: &str, args: &[&str]) -> zero_storage::Result<AppExit> {
         let args: Vec<String> = std::iter::once(guest).chain(args.iter().copied()).map(String::from).collect();
         self.runtime.run_app(ProcessIdentity::new(app).unwrap(), &guest_bytes(guest), &args)
     }

@@ -273,7 +273,7 @@ fn outcome<T>(result: zero_storage::Result<T>) -> Outcome<T> {
         Ok(value) => Ok(value),
         Err(Error::Storage(StorageError::InvalidArgument(_))) => Err(invalid()),
         Err(Error::Storage(error)) => Err(error),
-        Err(Error::Runtime(trap)) => panic!("the storage runtime failed: {trap:#}"),
+        Err(other) => panic!("the storage runtime failed: {other}"),
     }
 }
 

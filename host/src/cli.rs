@@ -174,9 +174,8 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            let not_found = error.downcast_ref::<zero_storage::Error>().is_some_and(|e| e.is_not_found());
             eprintln!("zero-storage: {error:#}");
-            ExitCode::from(if not_found { EXIT_NOT_FOUND } else { 1 })
+            ExitCode::FAILURE
         }
     }
 }
@@ -259,7 +258,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             admin(&runtime, &ns.ns)?.set(&key, &value, ttl).with_context(|| format!("set `{key}`"))?;
         }
         Command::Get { key, ns } => {
-            let value = admin(&runtime, &ns.ns)?.get(&key).with_context(|| format!("get `{key}`"))?;
+            let value = match admin(&runtime, &ns.ns)?.get(&key) {
+                Ok(value) => value,
+                Err(error) if error.is_not_found() => {
+                    eprintln!("zero-storage: get `{key}`: {error}");
+                    return Ok(ExitCode::from(EXIT_NOT_FOUND));
+                }
+                Err(error) => return Err(anyhow::Error::new(error).context(format!("get `{key}`"))),
+            };
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&value)?;
             stdout.flush()?;
@@ -277,7 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Usage { json } => {
             let mut rows = Vec::new();
-            let mut names = runtime.backend().namespaces().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut names = runtime.backend().namespaces()?;
             if !names.iter().any(|name| name == "system") {
                 names.insert(0, "system".to_owned());
             }
@@ -291,7 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep => {
             let mut process = admin(&runtime, "system")?;
             let mut total = 0;
-            for name in runtime.backend().namespaces().map_err(|e| anyhow::anyhow!("{e}"))? {
+            for name in runtime.backend().namespaces()? {
                 total += process.sweep(&name)?;
             }
             println!("reclaimed {total} expired entries");

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
+
+use crate::error::{Error, Result};
 use zero_storage_component::namespace::{APP_PREFIX, SYSTEM, USER_PREFIX, check_namespace};
 
 const MIB: u64 = 1 << 20;
@@ -88,22 +90,22 @@ impl Default for AppLimits {
 
 impl Config {
     /// Parses a configuration from TOML text and checks it.
-    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text)?;
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
         for namespace in config.quotas.namespaces.keys() {
-            check_namespace(namespace).map_err(|e| anyhow::anyhow!("[quotas.namespaces]: {e}"))?;
+            check_namespace(namespace).map_err(|e| Error::Invalid(format!("[quotas.namespaces]: {e}")))?;
         }
         if config.apps.timeout_secs == 0 {
-            anyhow::bail!("[apps] timeout_secs must be at least 1");
+            return Err(Error::Invalid("[apps] timeout_secs must be at least 1".into()));
         }
         Ok(config)
     }
 
     /// Reads and parses a configuration file.
-    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+    pub fn from_file(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        Config::from_toml(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+            .map_err(|e| Error::Invalid(format!("cannot read config file {}: {e}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| Error::Invalid(format!("config file {}: {e}", path.display())))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Process identity and the policy that maps it to namespaces.
 
 use zero_storage_component::backend::Access;
+
+use crate::error::{Error, Result};
 use zero_storage_component::namespace::{APP_PREFIX, SYSTEM, USER_PREFIX, check_name};
 
 /// The role that makes a process a system process.
@@ -19,8 +21,8 @@ pub struct ProcessIdentity {
 impl ProcessIdentity {
     /// A process called `name` (which becomes its namespace `app:NAME`). The name must be a valid
     /// namespace name: 1 to 64 characters from `a-z A-Z 0-9 . _ -`, not starting with `.`.
-    pub fn new(name: &str) -> anyhow::Result<Self> {
-        check_name(name).map_err(|e| anyhow::anyhow!("app name: {e}"))?;
+    pub fn new(name: &str) -> Result<Self> {
+        check_name(name).map_err(|e| Error::Invalid(format!("app name: {e}")))?;
         Ok(ProcessIdentity {
             name: name.to_owned(),
             roles: Vec::new(),
@@ -30,7 +32,7 @@ impl ProcessIdentity {
     }
 
     /// A system process (role `system`): owns `system` and may use every namespace.
-    pub fn system(name: &str) -> anyhow::Result<Self> {
+    pub fn system(name: &str) -> Result<Self> {
         Self::new(name).map(|identity| identity.with_role(SYSTEM_ROLE))
     }
 
@@ -44,8 +46,8 @@ impl ProcessIdentity {
     }
 
     /// Runs the process for `user`, which gives it `user:USER` as well.
-    pub fn with_user(mut self, user: &str) -> anyhow::Result<Self> {
-        check_name(user).map_err(|e| anyhow::anyhow!("user name: {e}"))?;
+    pub fn with_user(mut self, user: &str) -> Result<Self> {
+        check_name(user).map_err(|e| Error::Invalid(format!("user name: {e}")))?;
         self.user = Some(user.to_owned());
         Ok(self)
     }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use anyhow::Context;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -14,6 +13,7 @@ use crate::app::{self, AppExit, AppInstance, Launcher};
 use crate::backend::{Backend, FsBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::link::generated::StoragePre;
 use crate::link::{self, STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder};
@@ -55,7 +55,7 @@ impl RuntimeBuilder {
     }
 
     /// Keeps data durably in the data directory `dir` (the `fs` backend).
-    pub fn fs(self, dir: &Path) -> anyhow::Result<Self> {
+    pub fn fs(self, dir: &Path) -> Result<Self> {
         Ok(self.backend(Arc::new(FsBackend::open(dir)?)))
     }
 
@@ -88,22 +88,23 @@ impl RuntimeBuilder {
     }
 
     /// Compiles (or loads from the cache) the storage component and starts the runtime.
-    pub fn build(self) -> anyhow::Result<Runtime> {
+    pub fn build(self) -> Result<Runtime> {
         let mut wasm_config = wasmtime::Config::new();
         wasm_config.wasm_component_model(true).epoch_interruption(true).concurrency_support(false);
         if let Some(max_instances) = self.instance_pool {
             wasm_config
                 .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool(&self.config, max_instances)));
         }
-        let engine = Engine::new(&wasm_config)?;
-        let component = crate::cache::load_component(&engine, STORAGE_COMPONENT, self.cache_dir.as_deref())?;
+        let engine = Engine::new(&wasm_config).map_err(Error::Runtime)?;
+        let component = crate::cache::load_component(&engine, STORAGE_COMPONENT, self.cache_dir.as_deref())
+            .map_err(Error::Runtime)?;
         let mut linker = Linker::new(&engine);
         // WASI for the storage component's standard library and for apps: no preopens, no
         // sockets (the WASI contexts the stores get grant none).
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        link::add_to_linker(&mut linker, HostState::view)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::Runtime)?;
+        link::add_to_linker(&mut linker, HostState::view).map_err(Error::Runtime)?;
         // Export lookups are resolved once here, not on every process start.
-        let storage_pre = StoragePre::new(linker.instantiate_pre(&component)?)?;
+        let storage_pre = linker.instantiate_pre(&component).and_then(StoragePre::new).map_err(Error::Runtime)?;
         let mut storage = ZeroStorageCtxBuilder::new().quotas(self.config.quotas.clone()).clock(self.clock);
         if let Some(backend) = self.backend {
             storage = storage.backend(backend);
@@ -142,11 +143,11 @@ struct Inner {
 
 impl Runtime {
     /// Starts a process for `identity`: its own storage instance, bound to its namespaces.
-    pub fn process(&self, identity: ProcessIdentity) -> anyhow::Result<Process> {
+    pub fn process(&self, identity: ProcessIdentity) -> Result<Process> {
         let wasi = WasiCtxBuilder::new().inherit_stderr().build();
         let mut store = new_store(&self.inner.engine, &self.inner.storage, identity, STORAGE_MEMORY_LIMIT, wasi);
         store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
-        let storage = self.inner.storage_pre.instantiate(&mut store)?;
+        let storage = self.inner.storage_pre.instantiate(&mut store).map_err(Error::Runtime)?;
         Ok(Process::new(store, storage))
     }
 
@@ -156,14 +157,14 @@ impl Runtime {
     /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
     /// limit and deadline. An app that imports what only storage may use is refused (see
     /// [`crate::classify`]).
-    pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> anyhow::Result<AppExit> {
+    pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> Result<AppExit> {
         let component = self.load_app(app_wasm)?;
         self.launcher().run(identity, &component, args)
     }
 
     /// Instantiates the app component `app_wasm` (checked and linked as [`Runtime::run_app`]
     /// does) as the process `identity`, to call its own exports through [`AppInstance`].
-    pub fn instantiate_app(&self, identity: ProcessIdentity, app_wasm: &[u8]) -> anyhow::Result<AppInstance> {
+    pub fn instantiate_app(&self, identity: ProcessIdentity, app_wasm: &[u8]) -> Result<AppInstance> {
         let component = self.load_app(app_wasm)?;
         self.launcher().instantiate(identity, &component)
     }
@@ -178,11 +179,11 @@ impl Runtime {
         &self.inner.config
     }
 
-    fn load_app(&self, app_wasm: &[u8]) -> anyhow::Result<Component> {
+    fn load_app(&self, app_wasm: &[u8]) -> Result<Component> {
         let wasm = app::prepare(app_wasm)?;
         let cache_dir = self.inner.cache_dir.as_deref();
-        let component = crate::cache::load_component(&self.inner.engine, &wasm, cache_dir);
-        component.map_err(anyhow::Error::from).context("cannot compile the app")
+        crate::cache::load_component(&self.inner.engine, &wasm, cache_dir)
+            .map_err(|e| Error::AppRefused(format!("cannot compile the app: {e:#}")))
     }
 
     fn launcher(&self) -> Launcher<'_> {

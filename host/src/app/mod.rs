@@ -12,13 +12,13 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use wasmtime::component::{Component, ComponentNamedList, Instance, Lift, Linker, Lower, TypedFunc};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::sync::Command;
 
 use crate::config::AppLimits;
+use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::link::{STORAGE_COMPONENT, ZeroStorageCtx};
 use crate::store::{HostState, new_store, ticks};
@@ -51,8 +51,9 @@ pub enum AppShape {
 }
 
 /// Checks an app's imports and says how to link it, or why it is refused.
-pub fn classify(app_wasm: &[u8]) -> anyhow::Result<AppShape> {
-    let imports = inspect::top_level_imports(app_wasm).context("the app is not a valid WebAssembly component")?;
+pub fn classify(app_wasm: &[u8]) -> Result<AppShape> {
+    let imports = inspect::top_level_imports(app_wasm)
+        .map_err(|e| Error::AppRefused(format!("the app is not a valid WebAssembly component: {e}")))?;
     let privileged: Vec<&String> =
         imports.iter().filter(|name| PRIVILEGED.iter().any(|p| interface_name(name) == *p)).collect();
     let unknown: Vec<&String> = imports
@@ -61,10 +62,10 @@ pub fn classify(app_wasm: &[u8]) -> anyhow::Result<AppShape> {
         .filter(|name| !ALLOWED_PREFIXES.iter().any(|p| name.starts_with(p)))
         .collect();
     if !unknown.is_empty() {
-        bail!(
+        return Err(Error::AppRefused(format!(
             "the app imports {}, which this host does not provide; apps may import wasi:* and zero:storage/store",
             join(&unknown)
-        );
+        )));
     }
     if privileged.is_empty() {
         let uses_store = imports
@@ -74,13 +75,13 @@ pub fn classify(app_wasm: &[u8]) -> anyhow::Result<AppShape> {
     }
     match inspect::check_sealed_composition(app_wasm, STORAGE_COMPONENT) {
         Ok(()) => Ok(AppShape::Composed),
-        Err(refusal) => bail!(
+        Err(refusal) => Err(Error::AppRefused(format!(
             "the app imports {}, which only the storage component may use, and is not a sealed \
              composition with this host's storage component: it {refusal}. An app may import \
              zero:storage/store, or be composed with `zero-storage compose` (or `wac plug` with \
              the component `zero-storage component` writes)",
             join(&privileged)
-        ),
+        ))),
     }
 }
 
@@ -96,7 +97,7 @@ fn join(names: &[&String]) -> String {
 /// composed with the storage component, or the app itself if it is already a sealed
 /// composition or uses no storage. Its only storage imports are then `backend` and `identity`,
 /// which [`crate::add_to_linker`] serves.
-pub fn prepare(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn prepare(app_wasm: &[u8]) -> Result<Vec<u8>> {
     Ok(match classify(app_wasm)? {
         AppShape::Plain => compose(app_wasm)?,
         AppShape::Composed | AppShape::NoStorage => app_wasm.to_vec(),
@@ -104,15 +105,19 @@ pub fn prepare(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Composes a plain app with the storage component (`wac plug` in process).
-pub fn compose(app_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn compose(app_wasm: &[u8]) -> Result<Vec<u8>> {
     use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+    let refused = |what: &str, error: &dyn std::fmt::Display| Error::AppRefused(format!("{what}: {error:#}"));
     let mut graph = CompositionGraph::new();
-    let app = Package::from_bytes("zero:app", None, app_wasm.to_vec(), graph.types_mut())?;
-    let app = graph.register_package(app)?;
-    let storage = Package::from_bytes("zero:storage-component", None, STORAGE_COMPONENT.to_vec(), graph.types_mut())?;
-    let storage = graph.register_package(storage)?;
-    wac_graph::plug(&mut graph, vec![storage], app).context("cannot link the app's storage imports")?;
-    Ok(graph.encode(EncodeOptions::default())?)
+    let app = Package::from_bytes("zero:app", None, app_wasm.to_vec(), graph.types_mut())
+        .map_err(|e| refused("the app is not a valid WebAssembly component", &e))?;
+    let app = graph.register_package(app).map_err(|e| refused("cannot read the app's types", &e))?;
+    let storage = Package::from_bytes("zero:storage-component", None, STORAGE_COMPONENT.to_vec(), graph.types_mut())
+        .map_err(|e| refused("cannot read the storage component", &e))?;
+    let storage = graph.register_package(storage).map_err(|e| refused("cannot read the storage component", &e))?;
+    wac_graph::plug(&mut graph, vec![storage], app)
+        .map_err(|e| refused("cannot link the app's storage imports", &e))?;
+    graph.encode(EncodeOptions::default()).map_err(|e| refused("cannot encode the composition", &e))
 }
 
 /// An app component instantiated with its storage, for hosts that call the app's own exports
@@ -125,7 +130,7 @@ pub struct AppInstance {
 
 impl AppInstance {
     /// The function `name` of the app's exported interface `interface` (e.g. `my:app/api`).
-    pub fn func<P, R>(&mut self, interface: &str, name: &str) -> anyhow::Result<TypedFunc<P, R>>
+    pub fn func<P, R>(&mut self, interface: &str, name: &str) -> Result<TypedFunc<P, R>>
     where
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
@@ -133,22 +138,22 @@ impl AppInstance {
         let (_, exported) = self
             .instance
             .get_export(&mut self.store, None, interface)
-            .with_context(|| format!("the app exports no interface `{interface}`"))?;
+            .ok_or_else(|| Error::Invalid(format!("the app exports no interface `{interface}`")))?;
         let (_, func) = self
             .instance
             .get_export(&mut self.store, Some(&exported), name)
-            .with_context(|| format!("`{interface}` has no function `{name}`"))?;
-        Ok(self.instance.get_typed_func(&mut self.store, func)?)
+            .ok_or_else(|| Error::Invalid(format!("`{interface}` has no function `{name}`")))?;
+        self.instance.get_typed_func(&mut self.store, func).map_err(|e| Error::Invalid(format!("{e:#}")))
     }
 
     /// Calls `func`, which must come from this instance.
-    pub fn call<P, R>(&mut self, func: &TypedFunc<P, R>, params: P) -> anyhow::Result<R>
+    pub fn call<P, R>(&mut self, func: &TypedFunc<P, R>, params: P) -> Result<R>
     where
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
         self.store.set_epoch_deadline(ticks(self.timeout));
-        Ok(func.call(&mut self.store, params)?)
+        func.call(&mut self.store, params).map_err(Error::Runtime)
     }
 }
 
@@ -182,20 +187,15 @@ impl Launcher<'_> {
 
     /// Instantiates `component` (an app ready to link, see [`prepare`]) as the process
     /// `identity`, to call its own exports.
-    pub(crate) fn instantiate(&self, identity: ProcessIdentity, component: &Component) -> anyhow::Result<AppInstance> {
+    pub(crate) fn instantiate(&self, identity: ProcessIdentity, component: &Component) -> Result<AppInstance> {
         let mut store = self.store(identity, &[]);
-        let instance = self.linker.instantiate(&mut store, component)?;
+        let instance = self.linker.instantiate(&mut store, component).map_err(Error::Runtime)?;
         Ok(AppInstance { store, instance, timeout: self.timeout() })
     }
 
     /// Runs `component` (a `wasi:cli` command ready to link, see [`prepare`]) as the process
     /// `identity` with `args`.
-    pub(crate) fn run(
-        &self,
-        identity: ProcessIdentity,
-        component: &Component,
-        args: &[String],
-    ) -> anyhow::Result<AppExit> {
+    pub(crate) fn run(&self, identity: ProcessIdentity, component: &Component, args: &[String]) -> Result<AppExit> {
         let name = identity.name().to_owned();
         let mut store = self.store(identity, args);
         let outcome = Command::instantiate(&mut store, component, self.linker)
@@ -207,16 +207,17 @@ impl Launcher<'_> {
                 if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
                     return Ok(AppExit::Exited(exit.0));
                 }
-                if store.data().limits.exceeded {
-                    bail!(
+                let why = if store.data().limits.exceeded {
+                    format!(
                         "app `{name}` exceeded its memory limit of {} bytes and was stopped",
                         self.limits.memory_limit_bytes
-                    );
-                }
-                if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                    bail!("app `{name}` ran longer than its limit of {} s and was stopped", self.limits.timeout_secs);
-                }
-                Err(anyhow::anyhow!("app `{name}` failed: {error:?}"))
+                    )
+                } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                    format!("app `{name}` ran longer than its limit of {} s and was stopped", self.limits.timeout_secs)
+                } else {
+                    format!("app `{name}` failed: {error:?}")
+                };
+                Err(Error::AppStopped(why))
             }
         }
     }

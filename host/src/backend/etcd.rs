@@ -140,15 +140,16 @@ impl EtcdBackend {
     /// may read and write under the prefix, and it accepts requests big enough for the largest
     /// value (`--max-request-bytes`) and transactions big enough for the largest batch
     /// (`--max-txn-ops`). Each failure says what to change.
-    pub fn connect(options: EtcdOptions) -> anyhow::Result<Self> {
+    pub fn connect(options: EtcdOptions) -> Result<Self, BackendError> {
         if options.endpoints.is_empty() {
-            anyhow::bail!("no etcd endpoints given: pass --etcd-endpoints http://HOST:2379,...");
+            return Err(BackendError("no etcd endpoints given: pass --etcd-endpoints http://HOST:2379,...".into()));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("zero-storage-etcd")
             .enable_all()
-            .build()?;
+            .build()
+            .map_err(|e| BackendError(format!("cannot start the etcd client's threads: {e}")))?;
         let mut connect_options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(options.request_timeout)
@@ -165,16 +166,16 @@ impl EtcdBackend {
         }
         let endpoints = options.endpoints.join(",");
         let unreachable = |error: &dyn std::fmt::Display| {
-            anyhow::anyhow!(
+            BackendError(format!(
                 "cannot reach the etcd cluster at {endpoints}: {error}. Is it running, and are the endpoints right?"
-            )
+            ))
         };
         let endpoint_list = options.endpoints.clone();
         let client = run_on(&runtime, async move { Client::connect(endpoint_list, Some(connect_options)).await })
             .map_err(|e| match classify(e) {
                 Failure::Transient(message) => unreachable(&message),
                 Failure::Permanent(message) => {
-                    anyhow::anyhow!("cannot connect to the etcd cluster at {endpoints}: {message}")
+                    BackendError(format!("cannot connect to the etcd cluster at {endpoints}: {message}"))
                 }
             })?;
         let backend = Self {
@@ -193,7 +194,7 @@ impl EtcdBackend {
             if message.starts_with("unavailable") {
                 unreachable(&message)
             } else {
-                anyhow::anyhow!("cannot use the etcd cluster at {endpoints}: {message}")
+                BackendError(format!("cannot use the etcd cluster at {endpoints}: {message}"))
             }
         })?;
         Ok(Self { retry_for: options.retry_for, ..backend })

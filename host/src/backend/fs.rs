@@ -42,27 +42,27 @@ pub struct FsBackend {
 
 impl FsBackend {
     /// Opens the data directory `dir`, creating it if needed.
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+    pub fn open(dir: &Path) -> Result<Self, BackendError> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
+            .map_err(|e| BackendError(format!("cannot create data directory {}: {e}", dir.display())))?;
         let path = dir.join(DATABASE_FILE);
         let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
+            DatabaseError::DatabaseAlreadyOpen => BackendError(format!(
                 "data directory {} is in use by another zero-storage process; stop it or use another --data directory",
                 dir.display()
-            ),
-            other => anyhow::anyhow!("cannot open the database in {}: {other}", dir.display()),
+            )),
+            other => BackendError(format!("cannot open the database in {}: {other}", dir.display())),
         })?;
         Ok(FsBackend { db, path, group: GroupCommit::default() })
     }
 
     /// A backend over any redb storage (not a data directory): how crash tests put a storage
     /// that drops unsynced writes underneath the real engine. `label` names it in messages.
-    pub fn with_storage(storage: impl redb::StorageBackend, label: &str) -> anyhow::Result<Self> {
+    pub fn with_storage(storage: impl redb::StorageBackend, label: &str) -> Result<Self, BackendError> {
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create_with_backend(storage)
-            .map_err(|e| anyhow::anyhow!("cannot open the database on {label}: {e}"))?;
+            .map_err(|e| BackendError(format!("cannot open the database on {label}: {e}")))?;
         Ok(FsBackend { db, path: PathBuf::from(label), group: GroupCommit::default() })
     }
 

@@ -14,6 +14,7 @@
 import * as cli from '@bytecodealliance/preview2-shim/cli';
 import * as io from '@bytecodealliance/preview2-shim/io';
 import * as random from '@bytecodealliance/preview2-shim/random';
+import { ADMIN, ERROR_CODES, STORE } from '../dist/component/wit.js';
 import { instantiate } from '../dist/component/zero_storage_component.js';
 import { appIdentity } from './identity.js';
 import { openIndexedDbBackend } from './indexeddb-backend.js';
@@ -21,11 +22,11 @@ import { openIndexedDbBackend } from './indexeddb-backend.js';
 export { DEFAULT_QUOTAS } from './identity.js';
 export { openIndexedDbBackend, IndexedDbBackend } from './indexeddb-backend.js';
 
-/** Every `code` a {@link StorageError} can have: the cases of the WIT `error` variant. */
-export const ERROR_CODES = Object.freeze([
-  'not-found', 'quota-exceeded', 'key-too-long', 'value-too-large', 'invalid-argument',
-  'permission-denied', 'backend-error', 'precondition-failed',
-]);
+/**
+ * Every `code` a {@link StorageError} can have: the cases of the WIT `error` variant, read
+ * from `wit/types.wit` when the package is built.
+ */
+export { ERROR_CODES };
 
 /**
  * A storage operation failed; nothing changed. `code` is the WIT error case (`quota-exceeded`,
@@ -52,7 +53,8 @@ export class StorageError extends Error {
  * @property {string} [user] Run for this user: the store may also open `user:USER`.
  * @property {boolean} [system] A system process: owns `system` and may open every namespace.
  * @property {{ system?: number, app?: number, user?: number, namespaces?: Record<string, number> }} [quotas]
- *   Quotas in bytes, per kind of namespace and per namespace (defaults: 1 MiB, 10 MiB, 100 MiB).
+ *   Quotas in bytes, per kind of namespace and per namespace (defaults: {@link DEFAULT_QUOTAS},
+ *   the Rust host's).
  * @property {() => number} [now] The clock, in ms since the Unix epoch (default `Date.now`).
  * @property {string} [database] The IndexedDB database name (default `zero-storage`).
  * @property {'strict' | 'relaxed' | 'default'} [durability] IndexedDB commit durability
@@ -60,15 +62,18 @@ export class StorageError extends Error {
  */
 
 /**
- * Opens the storage of the app `app` (namespace `app:NAME`) in this page.
+ * Opens the storage of the app `app` (namespace `app:NAME`) in this page. Fails with a
+ * `TypeError`, before any database is opened, if the app name, the user name or a namespace in
+ * `quotas.namespaces` is not valid (the component's rule; its message says what is valid).
  *
- * @param {string} app The app's name: 1 to 64 characters from `a-z A-Z 0-9 . _ -`.
+ * @param {string} app The app's name, the NAME of a namespace (see `open` in `wit/store.wit`).
  * @param {OpenOptions} [options]
  * @returns {Promise<Store>}
  */
 export async function open(app, options = {}) {
   const identity = appIdentity(app, options);
-  const backend = await openIndexedDbBackend(options.database, { durability: options.durability });
+  /** Opened once the component has accepted the names; nothing reaches it before. */
+  let backend;
   const exports = await instantiate(compileCore, {
     'wasi:cli/environment': cli.environment,
     'wasi:cli/exit': cli.exit,
@@ -91,7 +96,31 @@ export async function open(app, options = {}) {
     'zero:storage/identity': identity,
     'zero:storage/types': {},
   });
+  await checkNames(exports[STORE], [
+    ['app name', `app:${app}`],
+    ...(options.user === undefined ? [] : [['user name', `user:${options.user}`]]),
+    ...Object.keys(options.quotas?.namespaces ?? {}).map((namespace) => ['quotas.namespaces', namespace]),
+  ]);
+  backend = await openIndexedDbBackend(options.database, { durability: options.durability });
   return new Store(exports, backend, identity.ownNamespace());
+}
+
+/**
+ * Throws a `TypeError` for the first `[what, namespace]` the component finds malformed. The
+ * namespace grammar lives in the component (component/src/namespace.rs), so the page asks it:
+ * `store.open` checks the name before anything else and reads no data. A name it refuses only
+ * for access (`permission-denied`) is well-formed.
+ */
+async function checkNames(store, names) {
+  for (const [what, namespace] of names) {
+    try {
+      const bucket = await store.open(namespace);
+      bucket[Symbol.dispose ?? Symbol.for('dispose')]?.();
+    } catch (e) {
+      if (e?.payload?.tag === 'invalid-argument') throw new TypeError(`${what}: ${e.payload.val}`);
+      if (e?.payload?.tag !== 'permission-denied') throw e;
+    }
+  }
 }
 
 /** Compiled core modules, shared by every store in the page. */
@@ -226,8 +255,9 @@ class Namespace {
 
   /**
    * One page of the live keys starting with `prefix`, in ascending byte order. `limit` is the
-   * page size (0 = 100, at most 1000); pass the returned `cursor` to get the next page. `cursor`
-   * is absent on the last page.
+   * page size: 0 means the component's default, and a larger limit than it allows is clamped
+   * (`list` in `wit/store.wit`). Pass the returned `cursor` to get the next page; `cursor` is
+   * absent on the last page.
    * @param {string} [prefix] @param {{ limit?: number, cursor?: string }} [options]
    * @returns {Promise<{ keys: string[], cursor?: string }>}
    */
@@ -243,7 +273,8 @@ class Namespace {
   async *keys(prefix = '') {
     let cursor;
     do {
-      const page = await this.list(prefix, { limit: 1000, cursor });
+      // The largest u32: the component clamps it to the largest page it allows.
+      const page = await this.list(prefix, { limit: 2 ** 32 - 1, cursor });
       yield* page.keys;
       cursor = page.cursor;
     } while (cursor !== undefined);
@@ -333,7 +364,7 @@ export class Store extends Namespace {
       this.#queue = result.catch(() => {});
       return result;
     };
-    super(call, exports['zero:storage/store@0.1.0'], own);
+    super(call, exports[STORE], own);
     this.#exports = exports;
     this.#backend = backend;
     this._call = call;
@@ -355,7 +386,7 @@ export class Store extends Namespace {
    * @param {string} [namespace] @returns {Promise<number>}
    */
   sweep(namespace = this.namespace) {
-    const admin = this.#exports['zero:storage/admin@0.1.0'];
+    const admin = this.#exports[ADMIN];
     return this._call(() => withStorageErrors(async () => Number(await admin.sweep(namespace))));
   }
 

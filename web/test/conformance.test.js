@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { DEFAULT_QUOTAS } from '../src/identity.js';
 import { launch } from './browser.js';
 
 let browser;
@@ -39,7 +40,7 @@ test('every operation round-trips', async () => {
   assert.deepEqual(seen.binary, [0, 159, 146, 150, 255], 'binary-safe overwrite');
   assert.equal(seen.exists, true);
   assert.deepEqual(seen.empty, []);
-  assert.deepEqual(seen.quota, { namespace: 'app:notes', usedBytes: 1 + 5 + 5, quotaBytes: 10 * 2 ** 20, keyCount: 2 });
+  assert.deepEqual(seen.quota, { namespace: 'app:notes', usedBytes: 1 + 5 + 5, quotaBytes: DEFAULT_QUOTAS.app, keyCount: 2 });
   assert.deepEqual(seen.deleted, [true, false]);
   assert.equal(seen.after, false);
   assert.deepEqual(seen.list, { keys: ['empty'] });
@@ -224,6 +225,46 @@ test('namespaces are isolated and names cannot collide', async () => {
   });
 });
 
+test('bad app, user and quota namespace names are refused by the component before a database opens', async () => {
+  const seen = await page.evaluate(async () => {
+    const database = freshDb();
+    const refusal = async (app, options = {}) => {
+      try {
+        await zero.open(app, { database, ...options });
+        return 'ok';
+      } catch (e) {
+        return `${e.name}: ${e.message}`;
+      }
+    };
+    const refused = {
+      app: await refusal('a:b'),
+      dot: await refusal('.hidden'),
+      long: await refusal('x'.repeat(65)),
+      user: await refusal('ok', { user: '../root' }),
+      quota: await refusal('ok', { quotas: { namespaces: { 'app:x y': 5 } } }),
+      notString: await refusal(7),
+    };
+    const opened = (await indexedDB.databases()).some((db) => db.name === database);
+    const fine = {
+      longest: await refusal('x'.repeat(64)),
+      otherQuota: await refusal('ok', { quotas: { namespaces: { 'app:other': 5, 'user:bob': 6, system: 7 } } }),
+      system: await refusal('a.b_c-9', { system: true, user: 'alice' }),
+    };
+    return { refused, opened, fine };
+  });
+  // The messages are the component's own (component/src/namespace.rs says what is valid).
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const refused = (what, name) => new RegExp(`^TypeError: ${escape(what)}: \`${escape(name)}\` is not a valid name: use `);
+  assert.match(seen.refused.app, refused('app name', 'a:b'));
+  assert.match(seen.refused.dot, refused('app name', '.hidden'));
+  assert.match(seen.refused.long, refused('app name', 'x'.repeat(65)));
+  assert.match(seen.refused.user, refused('user name', '../root'));
+  assert.match(seen.refused.quota, refused('quotas.namespaces', 'x y'));
+  assert.equal(seen.refused.notString, 'TypeError: the app name is a string');
+  assert.equal(seen.opened, false, 'no database was opened for a refused name');
+  assert.deepEqual(seen.fine, { longest: 'ok', otherQuota: 'ok', system: 'ok' });
+});
+
 test('other namespaces are permission-denied before existence is revealed', async () => {
   const seen = await page.evaluate(async () => {
     const database = freshDb();
@@ -243,9 +284,9 @@ test('other namespaces are permission-denied before existence is revealed', asyn
     };
   });
   assert.deepEqual(seen.denied, { 'app:victim': 'permission-denied', 'app:empty': 'permission-denied', system: 'permission-denied', 'user:alice': 'permission-denied' });
-  assert.equal(seen.userQuota, 100 * 2 ** 20);
+  assert.equal(seen.userQuota, DEFAULT_QUOTAS.user);
   assert.equal(seen.system.namespace, 'system');
-  assert.equal(seen.system.quotaBytes, 2 ** 20);
+  assert.equal(seen.system.quotaBytes, DEFAULT_QUOTAS.system);
   assert.equal(seen.systemReads, 'm');
 });
 

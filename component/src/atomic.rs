@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 
 use crate::backend::{Backend, Identity, Query};
+use crate::engine::{Namespace, Planned, take_got};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta};
 use crate::limits::{ReadBudget, check_key, check_value};
-use crate::storage::{Namespace, Storage, take_got};
-use crate::update::Planned;
+use crate::storage::Storage;
 
 /// The most keys one batch or transaction may name (reads and writes together).
 pub const MAX_BATCH_KEYS: usize = 1000;
@@ -90,10 +90,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     pub fn get_versioned(&self, ns: &Namespace, key: &str) -> Result<Versioned> {
         check_key(key)?;
         let queries = vec![Query::Get(layout::meta_key(key.as_bytes())), Query::Get(layout::data_key(key.as_bytes()))];
-        let mut answers = self.read(ns, queries)?;
+        let mut answers = self.engine().read(ns, queries)?;
         let data = take_got(&mut answers, 1)?;
         let meta = take_got(&mut answers, 0)?.ok_or(Error::NotFound)?;
-        if Meta::decode(&meta.value)?.expires_at_ms.is_some_and(|at| at <= self.identity().now_ms()) {
+        if Meta::decode(&meta.value)?.expires_at_ms.is_some_and(|at| at <= self.engine().identity().now_ms()) {
             return Err(Error::NotFound);
         }
         let data = data.ok_or_else(|| Error::Backend("an entry's value is missing from the backend".into()))?;
@@ -107,11 +107,11 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     pub fn get_many(&self, ns: &Namespace, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         check_batch(keys.len(), 0)?;
         keys.iter().try_for_each(|key| check_key(key))?;
-        self.check_read_size(ns, keys)?;
+        self.engine().check_read_size(ns, keys)?;
         let mut queries = Vec::with_capacity(2 * keys.len());
         queries.extend(keys.iter().map(|key| Query::Get(layout::meta_key(key.as_bytes()))));
         queries.extend(keys.iter().map(|key| Query::Get(layout::data_key(key.as_bytes()))));
-        let mut answers = self.read(ns, queries)?;
+        let mut answers = self.engine().read(ns, queries)?;
         let mut now = None;
         let mut budget = ReadBudget::default();
         let mut values = Vec::with_capacity(keys.len());
@@ -119,7 +119,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             let live = match take_got(&mut answers, index)? {
                 Some(meta) => Meta::decode(&meta.value)?
                     .expires_at_ms
-                    .is_none_or(|at| at > *now.get_or_insert_with(|| self.identity().now_ms())),
+                    .is_none_or(|at| at > *now.get_or_insert_with(|| self.engine().identity().now_ms())),
                 None => false,
             };
             let data = take_got(&mut answers, keys.len() + index)?;
@@ -138,9 +138,9 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             check_key(key)?;
             check_value(value)?;
         }
-        let expires_at_ms = self.expiry(ttl_secs)?;
+        let expires_at_ms = self.engine().expiry(ttl_secs)?;
         let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
-        self.update(ns, &keys, &[], |_| {
+        self.engine().update(ns, &keys, &[], |_| {
             let writes = entries
                 .iter()
                 .map(|(key, value)| Planned::Set { key, value: Cow::Borrowed(value), expires_at_ms })
@@ -155,7 +155,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         check_batch(keys.len(), 0)?;
         keys.iter().try_for_each(|key| check_key(key))?;
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let (removed, _) = self.update(ns, &keys, &[], |view| {
+        let (removed, _) = self.engine().update(ns, &keys, &[], |view| {
             let mut distinct = keys.clone();
             distinct.sort_unstable();
             distinct.dedup();
@@ -177,7 +177,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// `min`: for counters that must not go negative.
     pub fn increment_within(&self, ns: &Namespace, key: &str, delta: i64, min: i64) -> Result<i64> {
         check_key(key)?;
-        let (value, _) = self.update(ns, &[key], &[key], |view| {
+        let (value, _) = self.engine().update(ns, &[key], &[key], |view| {
             let (current, expires_at_ms) = match view.get(key) {
                 Some(entry) => {
                     (parse_counter(key, entry.value.as_deref().unwrap_or_default())?, entry.meta.expires_at_ms)
@@ -219,7 +219,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             planned_expiry.push(match write {
                 Write::Set { value, ttl_secs, .. } => {
                     check_value(value)?;
-                    self.expiry(*ttl_secs)?
+                    self.engine().expiry(*ttl_secs)?
                 }
                 Write::Delete(_) => None,
             });
@@ -235,7 +235,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                 _ => None,
             })
             .collect();
-        let (_, version) = self.update(ns, &keys, &compared, |view| {
+        let (_, version) = self.engine().update(ns, &keys, &compared, |view| {
             for (index, precondition) in preconditions.iter().enumerate() {
                 let current = view.get(precondition.key());
                 let holds = match precondition {

@@ -10,12 +10,12 @@
 pub mod atomic;
 pub mod backend;
 pub mod cursor;
+mod engine;
 pub mod error;
 pub mod layout;
 pub mod limits;
 pub mod namespace;
 pub mod storage;
-mod update;
 mod write_cache;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,4 +1,8 @@
-//! The one write path: read a consistent snapshot of some keys, plan writes from it, and commit
+//! The engine below every operation: reads and commits against the backend, the one write
+//! path, and reclaiming expired entries. It imports nothing above it; `storage.rs` (single-key
+//! operations, listing, quota) and `atomic.rs` (batches, counters, transactions) are built on it.
+//!
+//! The write path reads a consistent snapshot of some keys, plans writes from it, and commits
 //! them atomically on the condition that nothing read has changed — retrying if it has.
 //!
 //! Every write operation (`set`, `delete`, batches, `increment`, `transact`) is a plan over this
@@ -11,14 +15,16 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::backend::{Backend, CommitResult, Condition, Identity, Mutation, Query};
+use crate::backend::{Answer, Backend, CommitResult, Condition, Entry, Identity, Mutation, Query};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
-use crate::limits::ReadBudget;
-use crate::storage::{Namespace, Storage, take_got};
+use crate::limits::{MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES, ReadBudget, expiry_ms};
+use crate::write_cache::WriteCache;
 
 /// How many times an update starts over after losing a race before it gives up.
 pub(crate) const MAX_ATTEMPTS: u32 = 500;
+/// Expired entries reclaimed per commit, which bounds the size of one commit.
+const RECLAIM_BATCH: u32 = 128;
 
 /// A write an update plans. Values may borrow from the caller, so they are never copied.
 pub(crate) enum Planned<'a> {
@@ -64,7 +70,58 @@ struct Stored {
     version: u64,
 }
 
-impl<B: Backend, I: Identity> Storage<B, I> {
+/// A namespace the caller has opened, with its rights and quota resolved once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    name: String,
+    writable: bool,
+    quota_bytes: u64,
+}
+
+impl Namespace {
+    pub(crate) fn new(name: String, writable: bool, quota_bytes: u64) -> Self {
+        Namespace { name, writable, quota_bytes }
+    }
+
+    /// The namespace's name, e.g. `app:notes`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the caller may write here.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The namespace's quota in bytes.
+    pub fn quota_bytes(&self) -> u64 {
+        self.quota_bytes
+    }
+}
+
+/// The engine the operations run on, for one process: its backend, its identity and clock,
+/// and what it remembers of the records it last read or wrote.
+pub(crate) struct Engine<B, I> {
+    backend: B,
+    identity: I,
+    cache: WriteCache,
+}
+
+impl<B: Backend, I: Identity> Engine<B, I> {
+    pub(crate) fn new(backend: B, identity: I) -> Self {
+        Engine { backend, identity, cache: WriteCache::default() }
+    }
+
+    /// Who is calling, and the clock.
+    pub(crate) fn identity(&self) -> &I {
+        &self.identity
+    }
+
+    /// The expiry for a time to live given now (0 = never), asking the clock only if needed.
+    pub(crate) fn expiry(&self, ttl_secs: u64) -> Result<Option<u64>> {
+        if ttl_secs == 0 { Ok(None) } else { expiry_ms(self.identity.now_ms(), ttl_secs) }
+    }
+
     /// Reads `keys` from one snapshot, with the values of those in `values_of` (which must be
     /// among `keys`), lets `plan` decide the writes, and commits them atomically if none of the
     /// keys and not the usage record changed meanwhile. Returns the plan's result and the
@@ -130,7 +187,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                         // From the cache this can only mean the cache is stale; from a fresh
                         // read it means the stored records disagree.
                         if from_cache {
-                            self.write_cache().forget(ns.name());
+                            self.cache.forget(ns.name());
                             trust_cache = false;
                             continue 'attempts;
                         }
@@ -174,7 +231,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                     trust_cache = false;
                     continue;
                 }
-                if !reclaimed && self.reclaim_expired(ns, self.identity().now_ms())? > 0 {
+                if !reclaimed && self.reclaim_expired(ns, self.identity.now_ms())? > 0 {
                     reclaimed = true;
                     continue;
                 }
@@ -197,10 +254,10 @@ impl<B: Backend, I: Identity> Storage<B, I> {
                     }
                     Planned::Delete { key } => (*key, None),
                 });
-                self.write_cache().remember_commit(ns.name(), Some((new_usage, version)), metas);
+                self.cache.remember_commit(ns.name(), Some((new_usage, version)), metas);
                 return Ok((result, Some(version)));
             }
-            self.write_cache().forget(ns.name());
+            self.cache.forget(ns.name());
             outcome?;
             trust_cache = false;
         }
@@ -214,14 +271,14 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         ns: &Namespace,
         keys: &[&'k str],
     ) -> Option<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
-        let (usage, metas) = self.write_cache().lookup(ns.name(), keys)?;
+        let (usage, metas) = self.cache.lookup(ns.name(), keys)?;
         let mut stored = HashMap::with_capacity(keys.len());
         let mut live = HashMap::with_capacity(keys.len());
         let mut now = None;
         for (key, known) in keys.iter().zip(metas) {
             let Some((meta, version)) = known else { continue };
             stored.insert(*key, Stored { meta, version });
-            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity().now_ms())) {
+            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity.now_ms())) {
                 continue;
             }
             live.insert(*key, Current { meta, version, value: None });
@@ -251,7 +308,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             let Some(entry) = take_got(&mut answers, 1 + index)? else { continue };
             let meta = Meta::decode(&entry.value)?;
             stored.insert(*key, Stored { meta, version: entry.version });
-            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity().now_ms())) {
+            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity.now_ms())) {
                 continue;
             }
             live.insert(*key, Current { meta, version: entry.version, value: None });
@@ -267,15 +324,131 @@ impl<B: Backend, I: Identity> Storage<B, I> {
         }
         let usage_version = usage_entry.map(|entry| entry.version);
         let known_usage = usage_version.map(|version| (usage, version));
-        self.write_cache().remember_read(
+        self.cache.remember_read(
             ns.name(),
             known_usage,
             keys.iter().map(|key| (*key, stored.get(key).map(|s: &Stored| (s.meta, s.version)))),
         );
         Ok((usage, usage_version, stored, View { live }))
     }
+
+    /// Removes entries that expired at or before `now_ms`, in bounded batches; returns how many.
+    pub(crate) fn reclaim_expired(&self, ns: &Namespace, now_ms: u64) -> Result<u64> {
+        let mut reclaimed = 0;
+        let mut attempts = 0;
+        loop {
+            let (start, end) = layout::expired_range(now_ms);
+            let mut answers = self.read(
+                ns,
+                vec![
+                    Query::Get(USAGE_KEY.to_vec()),
+                    Query::Scan { start, end, limit: RECLAIM_BATCH, keys_only: false },
+                ],
+            )?;
+            let expired = take_scanned(&mut answers, 1)?;
+            if expired.is_empty() {
+                return Ok(reclaimed);
+            }
+            let usage_entry = take_got(&mut answers, 0)?;
+            let mut usage =
+                usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
+            let mut conditions =
+                vec![Condition { key: USAGE_KEY.to_vec(), version: usage_entry.map(|entry| entry.version) }];
+            let mut mutations = Vec::with_capacity(3 * expired.len() + 1);
+            for entry in &expired {
+                let (_, key) = layout::parse_expiry_key(&entry.key)?;
+                let size = key.len() as u64 + u64::from(layout::decode_expiry_value(&entry.value)?);
+                usage.bytes = usage.bytes.checked_sub(size).ok_or_else(corrupt_usage)?;
+                usage.keys = usage.keys.checked_sub(1).ok_or_else(corrupt_usage)?;
+                conditions.push(Condition { key: entry.key.clone(), version: Some(entry.version) });
+                mutations.push(Mutation::Delete(layout::meta_key(key)));
+                mutations.push(Mutation::Delete(layout::data_key(key)));
+                mutations.push(Mutation::Delete(entry.key.clone()));
+            }
+            mutations.push(Mutation::Put(USAGE_KEY.to_vec(), Cow::Owned(usage.encode())));
+            match self.commit(ns, &conditions, &mutations)? {
+                CommitResult::Committed(_) => {
+                    self.cache.forget(&ns.name);
+                    reclaimed += expired.len() as u64;
+                }
+                CommitResult::Conflict(_) => {
+                    attempts += 1;
+                    if attempts >= MAX_ATTEMPTS {
+                        return Err(contended());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refuses, before any value is fetched, a call whose live values under `keys` (each mention
+    /// counted) come to more than [`MAX_READ_VALUE_BYTES`]. It reads only the directory records,
+    /// which hold each value's length, and is skipped when there are too few keys to reach the
+    /// cap even at the largest value size. The backend answers a read all at once, so this is
+    /// what keeps an oversized answer from being fetched at all. The caller still counts the
+    /// values as they arrive, because a writer may grow them between this read and the next.
+    pub(crate) fn check_read_size<K: AsRef<str>>(&self, ns: &Namespace, keys: &[K]) -> Result<()> {
+        if keys.len().saturating_mul(MAX_VALUE_BYTES) <= MAX_READ_VALUE_BYTES {
+            return Ok(());
+        }
+        let queries = keys.iter().map(|key| Query::Get(layout::meta_key(key.as_ref().as_bytes()))).collect();
+        let mut answers = self.read(ns, queries)?;
+        let mut budget = ReadBudget::default();
+        let mut now = None;
+        for index in 0..keys.len() {
+            let Some(entry) = take_got(&mut answers, index)? else { continue };
+            let meta = Meta::decode(&entry.value)?;
+            if !meta.is_expired_lazy(|| *now.get_or_insert_with(|| self.identity.now_ms())) {
+                budget.take(meta.value_len as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read(&self, ns: &Namespace, queries: Vec<Query>) -> Result<Vec<Answer>> {
+        let answers = self.backend.read(&ns.name, &queries).map_err(Error::Backend)?;
+        let expected = queries.len();
+        if answers.len() != expected {
+            return Err(Error::Backend("the backend answered a different number of queries than asked".into()));
+        }
+        Ok(answers)
+    }
+
+    pub(crate) fn commit(
+        &self,
+        ns: &Namespace,
+        conditions: &[Condition],
+        mutations: &[Mutation<'_>],
+    ) -> Result<CommitResult> {
+        self.backend.commit(&ns.name, conditions, mutations).map_err(Error::Backend)
+    }
 }
 
 pub(crate) fn corrupt_usage() -> Error {
     Error::Backend("the stored usage record disagrees with the stored entries; the data may be damaged".into())
+}
+
+impl Meta {
+    /// [`Meta::is_expired`], asking the clock only if the entry has an expiry at all.
+    pub(crate) fn is_expired_lazy(&self, now_ms: impl FnOnce() -> u64) -> bool {
+        self.expires_at_ms.is_some() && self.is_expired(now_ms())
+    }
+}
+
+pub(crate) fn take_got(answers: &mut [Answer], index: usize) -> Result<Option<Entry>> {
+    match answers.get_mut(index) {
+        Some(Answer::Got(entry)) => Ok(entry.take()),
+        _ => Err(Error::Backend("the backend answered a get with something else".into())),
+    }
+}
+
+pub(crate) fn take_scanned(answers: &mut [Answer], index: usize) -> Result<Vec<Entry>> {
+    match answers.get_mut(index) {
+        Some(Answer::Scanned(entries)) => Ok(std::mem::take(entries)),
+        _ => Err(Error::Backend("the backend answered a scan with something else".into())),
+    }
+}
+
+pub(crate) fn contended() -> Error {
+    Error::Backend("too many concurrent writers on this namespace; retry the operation".into())
 }

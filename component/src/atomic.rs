@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
-use crate::backend::{Backend, Identity, Query};
-use crate::engine::{Namespace, Planned, take_got};
+use crate::backend::{BackendImport, Identity, Query};
+use crate::engine::{OpenNamespace, Planned, take_got};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta};
 use crate::limits::{ReadBudget, check_key, check_value};
@@ -85,9 +85,9 @@ fn check_batch(keys: usize, value_bytes: usize) -> Result<()> {
     Ok(())
 }
 
-impl<B: Backend, I: Identity> Storage<B, I> {
+impl<B: BackendImport, I: Identity> Storage<B, I> {
     /// The value under `key` with its version, for a later compare-and-swap.
-    pub fn get_versioned(&self, ns: &Namespace, key: &str) -> Result<Versioned> {
+    pub fn get_versioned(&self, ns: &OpenNamespace, key: &str) -> Result<Versioned> {
         check_key(key)?;
         let queries = vec![Query::Get(layout::meta_key(key.as_bytes())), Query::Get(layout::data_key(key.as_bytes()))];
         let mut answers = self.engine().read(ns, queries)?;
@@ -104,7 +104,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// `invalid-argument` if the values would total more than
     /// [`MAX_READ_VALUE_BYTES`](crate::limits::MAX_READ_VALUE_BYTES); a key named twice counts
     /// twice, as it is in the answer twice.
-    pub fn get_many(&self, ns: &Namespace, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn get_many(&self, ns: &OpenNamespace, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         check_batch(keys.len(), 0)?;
         keys.iter().try_for_each(|key| check_key(key))?;
         self.engine().check_read_size(ns, keys)?;
@@ -132,7 +132,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Stores every `(key, value)` pair, all or nothing; a key given twice keeps its last value.
-    pub fn set_many(&self, ns: &Namespace, entries: &[(String, Vec<u8>)], ttl_secs: u64) -> Result<()> {
+    pub fn set_many(&self, ns: &OpenNamespace, entries: &[(String, Vec<u8>)], ttl_secs: u64) -> Result<()> {
         check_batch(entries.len(), entries.iter().map(|(_, value)| value.len()).sum())?;
         for (key, value) in entries {
             check_key(key)?;
@@ -151,7 +151,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Removes every key, all or nothing; returns how many live entries were removed.
-    pub fn delete_many(&self, ns: &Namespace, keys: &[String]) -> Result<u64> {
+    pub fn delete_many(&self, ns: &OpenNamespace, keys: &[String]) -> Result<u64> {
         check_batch(keys.len(), 0)?;
         keys.iter().try_for_each(|key| check_key(key))?;
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -169,13 +169,13 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// as ASCII decimal; a missing key counts from 0. A value that is not a decimal integer, or
     /// a result that does not fit in an `i64`, is an error and changes nothing. The entry keeps
     /// its time to live.
-    pub fn increment(&self, ns: &Namespace, key: &str, delta: i64) -> Result<i64> {
+    pub fn increment(&self, ns: &OpenNamespace, key: &str, delta: i64) -> Result<i64> {
         self.increment_within(ns, key, delta, i64::MIN)
     }
 
     /// [`Storage::increment`], refusing (and changing nothing) if the result would be below
     /// `min`: for counters that must not go negative.
-    pub fn increment_within(&self, ns: &Namespace, key: &str, delta: i64, min: i64) -> Result<i64> {
+    pub fn increment_within(&self, ns: &OpenNamespace, key: &str, delta: i64, min: i64) -> Result<i64> {
         check_key(key)?;
         let (value, _) = self.engine().update(ns, &[key], &[key], |view| {
             let (current, expires_at_ms) = match view.get(key) {
@@ -201,7 +201,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     /// was nothing to write). A failed precondition is `precondition-failed(index)`. The stored
     /// values the `value-equals` preconditions compare (each key once) may total at most
     /// [`MAX_READ_VALUE_BYTES`](crate::limits::MAX_READ_VALUE_BYTES).
-    pub fn transact(&self, ns: &Namespace, preconditions: &[Precondition], writes: &[Write]) -> Result<u64> {
+    pub fn transact(&self, ns: &OpenNamespace, preconditions: &[Precondition], writes: &[Write]) -> Result<u64> {
         let value_bytes = writes
             .iter()
             .map(|write| match write {

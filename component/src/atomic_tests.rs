@@ -166,7 +166,7 @@ fn oversized_batches_are_refused() {
 
 /// Stores `big0`..`big15` (the last one byte short of 1 MiB) and the one-byte `one` and `two`,
 /// and returns the first 17 of those keys: together exactly [`MAX_READ_VALUE_BYTES`].
-fn fill_to_the_read_cap(storage: &Storage<&MapBackend, &TestIdentity>, ns: &Namespace) -> Vec<String> {
+fn fill_to_the_read_cap(storage: &Storage<&MapBackend, &TestIdentity>, ns: &OpenNamespace) -> Vec<String> {
     let mut entries: Vec<(String, Vec<u8>)> =
         (0..16).map(|i| (format!("big{i}"), vec![i as u8; MAX_VALUE_BYTES])).collect();
     entries[15].1.pop();
@@ -210,7 +210,7 @@ struct RacedAfterFirstRead<'b, F> {
     writer: RefCell<Option<F>>,
 }
 
-impl<F: FnOnce()> Backend for RacedAfterFirstRead<'_, F> {
+impl<F: FnOnce()> BackendImport for RacedAfterFirstRead<'_, F> {
     fn read(&self, namespace: &str, queries: &[Query]) -> std::result::Result<Vec<Answer>, String> {
         let answers = self.inner.read(namespace, queries);
         if let Some(writer) = self.writer.borrow_mut().take() {

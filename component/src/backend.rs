@@ -1,4 +1,4 @@
-//! What the storage logic needs from its surroundings: a [`Backend`] to keep data in and an
+//! What the storage logic needs from its surroundings: a [`BackendImport`] to keep data in and an
 //! [`Identity`] that says who is calling. In the component both are WIT imports served by the
 //! host; in unit tests they are plain Rust.
 
@@ -15,7 +15,7 @@ pub struct Entry {
     pub version: u64,
 }
 
-/// One thing to read in a [`Backend::read`] call.
+/// One thing to read in a [`BackendImport::read`] call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
     /// The entry under a key.
@@ -72,7 +72,7 @@ pub enum CommitResult {
 
 /// The `zero:storage/backend` contract: per-namespace ordered maps with snapshot reads and an
 /// atomic conditional commit. Errors are messages safe to show to applications.
-pub trait Backend {
+pub trait BackendImport {
     /// Answers `queries` in `namespace` from one consistent snapshot.
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String>;
     /// Applies `mutations` atomically if every condition holds.

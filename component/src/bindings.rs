@@ -1,11 +1,11 @@
 //! The thin glue between WIT and the storage logic: it exports `store` and `admin`, and
-//! implements [`Backend`] and [`Identity`] with the host's `backend` and `identity` imports.
+//! implements [`BackendImport`] and [`Identity`] with the host's `backend` and `identity` imports.
 
 // The generated canonical-ABI glue is `unsafe` by nature; the code written here is not.
 #![allow(unsafe_code)]
-use crate::backend::{self as logic, Backend, Identity};
+use crate::backend::{self as logic, BackendImport, Identity};
 use crate::error::Error;
-use crate::storage::{Namespace, Storage};
+use crate::storage::{OpenNamespace, Storage};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -23,7 +23,7 @@ use zero::storage::{backend, identity, types};
 /// The host's `backend` import.
 struct HostBackend;
 
-impl Backend for HostBackend {
+impl BackendImport for HostBackend {
     fn read(&self, namespace: &str, queries: &[logic::Query]) -> Result<Vec<logic::Answer>, String> {
         let queries: Vec<backend::Query<'_>> = queries
             .iter()
@@ -156,46 +156,46 @@ fn writes(list: Vec<types::Write>) -> Vec<crate::Write> {
 mod ops {
     use super::*;
 
-    pub fn get(ns: &Namespace, key: String) -> Outcome<Vec<u8>> {
+    pub fn get(ns: &OpenNamespace, key: String) -> Outcome<Vec<u8>> {
         with_storage(|s| s.get(ns, &key)).map_err(Into::into)
     }
-    pub fn set(ns: &Namespace, key: String, value: Vec<u8>, ttl_secs: u64) -> Outcome<()> {
+    pub fn set(ns: &OpenNamespace, key: String, value: Vec<u8>, ttl_secs: u64) -> Outcome<()> {
         with_storage(|s| s.set(ns, &key, &value, ttl_secs)).map_err(Into::into)
     }
-    pub fn delete(ns: &Namespace, key: String) -> Outcome<bool> {
+    pub fn delete(ns: &OpenNamespace, key: String) -> Outcome<bool> {
         with_storage(|s| s.delete(ns, &key)).map_err(Into::into)
     }
-    pub fn exists(ns: &Namespace, key: String) -> Outcome<bool> {
+    pub fn exists(ns: &OpenNamespace, key: String) -> Outcome<bool> {
         with_storage(|s| s.exists(ns, &key)).map_err(Into::into)
     }
-    pub fn list(ns: &Namespace, prefix: String, limit: u32, cursor: Option<String>) -> Outcome<types::ListPage> {
+    pub fn list(ns: &OpenNamespace, prefix: String, limit: u32, cursor: Option<String>) -> Outcome<types::ListPage> {
         with_storage(|s| s.list(ns, &prefix, limit, cursor.as_deref())).map(page).map_err(Into::into)
     }
-    pub fn quota(ns: &Namespace) -> Outcome<types::QuotaInfo> {
+    pub fn quota(ns: &OpenNamespace) -> Outcome<types::QuotaInfo> {
         with_storage(|s| s.quota(ns)).map(super::quota).map_err(Into::into)
     }
-    pub fn get_versioned(ns: &Namespace, key: String) -> Outcome<types::VersionedValue> {
+    pub fn get_versioned(ns: &OpenNamespace, key: String) -> Outcome<types::VersionedValue> {
         with_storage(|s| s.get_versioned(ns, &key)).map(versioned).map_err(Into::into)
     }
-    pub fn get_many(ns: &Namespace, keys: Vec<String>) -> Outcome<Vec<Option<Vec<u8>>>> {
+    pub fn get_many(ns: &OpenNamespace, keys: Vec<String>) -> Outcome<Vec<Option<Vec<u8>>>> {
         with_storage(|s| s.get_many(ns, &keys)).map_err(Into::into)
     }
-    pub fn set_many(ns: &Namespace, entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Outcome<()> {
+    pub fn set_many(ns: &OpenNamespace, entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Outcome<()> {
         with_storage(|s| s.set_many(ns, &entries, ttl_secs)).map_err(Into::into)
     }
-    pub fn delete_many(ns: &Namespace, keys: Vec<String>) -> Outcome<u64> {
+    pub fn delete_many(ns: &OpenNamespace, keys: Vec<String>) -> Outcome<u64> {
         with_storage(|s| s.delete_many(ns, &keys)).map_err(Into::into)
     }
-    pub fn increment(ns: &Namespace, key: String, delta: i64) -> Outcome<i64> {
+    pub fn increment(ns: &OpenNamespace, key: String, delta: i64) -> Outcome<i64> {
         with_storage(|s| s.increment(ns, &key, delta)).map_err(Into::into)
     }
-    pub fn transact(ns: &Namespace, pre: Vec<types::Precondition>, w: Vec<types::Write>) -> Outcome<u64> {
+    pub fn transact(ns: &OpenNamespace, pre: Vec<types::Precondition>, w: Vec<types::Write>) -> Outcome<u64> {
         with_storage(|s| s.transact(ns, &preconditions(pre), &writes(w))).map_err(Into::into)
     }
 }
 
 /// Runs `f` on the caller's own namespace (without copying it).
-fn on_own<T>(f: impl FnOnce(&Namespace) -> T) -> T {
+fn on_own<T>(f: impl FnOnce(&OpenNamespace) -> T) -> T {
     with_storage(|s| f(s.own()))
 }
 
@@ -203,7 +203,7 @@ fn on_own<T>(f: impl FnOnce(&Namespace) -> T) -> T {
 struct Component;
 
 /// A `bucket`: a namespace opened with its rights checked.
-struct Bucket(Namespace);
+struct Bucket(OpenNamespace);
 
 impl store::GuestBucket for Bucket {
     fn name(&self) -> String {

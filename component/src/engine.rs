@@ -15,11 +15,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::backend::{Answer, Backend, CommitResult, Condition, Entry, Identity, Mutation, Query};
+use crate::backend::{Answer, BackendImport, CommitResult, Condition, Entry, Identity, Mutation, Query};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
 use crate::limits::{MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES, ReadBudget, expiry_ms};
-use crate::write_cache::WriteCache;
+use crate::write_cache::{Known, WriteCache};
 
 /// How many times an update starts over after losing a race before it gives up.
 pub(crate) const MAX_ATTEMPTS: u32 = 500;
@@ -72,15 +72,15 @@ struct Stored {
 
 /// A namespace the caller has opened, with its rights and quota resolved once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Namespace {
+pub struct OpenNamespace {
     name: String,
     writable: bool,
     quota_bytes: u64,
 }
 
-impl Namespace {
+impl OpenNamespace {
     pub(crate) fn new(name: String, writable: bool, quota_bytes: u64) -> Self {
-        Namespace { name, writable, quota_bytes }
+        OpenNamespace { name, writable, quota_bytes }
     }
 
     /// The namespace's name, e.g. `app:notes`.
@@ -107,7 +107,7 @@ pub(crate) struct Engine<B, I> {
     cache: WriteCache,
 }
 
-impl<B: Backend, I: Identity> Engine<B, I> {
+impl<B: BackendImport, I: Identity> Engine<B, I> {
     pub(crate) fn new(backend: B, identity: I) -> Self {
         Engine { backend, identity, cache: WriteCache::default() }
     }
@@ -129,7 +129,7 @@ impl<B: Backend, I: Identity> Engine<B, I> {
     /// [`MAX_READ_VALUE_BYTES`](crate::limits::MAX_READ_VALUE_BYTES).
     pub(crate) fn update<'a, T>(
         &self,
-        ns: &Namespace,
+        ns: &OpenNamespace,
         keys: &[&'a str],
         values_of: &[&'a str],
         mut plan: impl FnMut(&View<'a>) -> Result<(Vec<Planned<'a>>, T)>,
@@ -250,11 +250,12 @@ impl<B: Backend, I: Identity> Engine<B, I> {
                 let written = planned.iter().enumerate().filter(|(index, write)| last.get(write.key()) == Some(index));
                 let metas = written.map(|(_, write)| match write {
                     Planned::Set { key, value, expires_at_ms } => {
-                        (*key, Some((Meta { value_len: value.len() as u32, expires_at_ms: *expires_at_ms }, version)))
+                        let meta = Meta { value_len: value.len() as u32, expires_at_ms: *expires_at_ms };
+                        (*key, Known::Present(meta, version))
                     }
-                    Planned::Delete { key } => (*key, None),
+                    Planned::Delete { key } => (*key, Known::Absent),
                 });
-                self.cache.remember_commit(ns.name(), Some((new_usage, version)), metas);
+                self.cache.remember_commit(ns.name(), Known::Present(new_usage, version), metas);
                 return Ok((result, Some(version)));
             }
             self.cache.forget(ns.name());
@@ -268,7 +269,7 @@ impl<B: Backend, I: Identity> Engine<B, I> {
     #[allow(clippy::type_complexity)]
     fn cached_snapshot<'k>(
         &self,
-        ns: &Namespace,
+        ns: &OpenNamespace,
         keys: &[&'k str],
     ) -> Option<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
         let (usage, metas) = self.cache.lookup(ns.name(), keys)?;
@@ -276,21 +277,26 @@ impl<B: Backend, I: Identity> Engine<B, I> {
         let mut live = HashMap::with_capacity(keys.len());
         let mut now = None;
         for (key, known) in keys.iter().zip(metas) {
-            let Some((meta, version)) = known else { continue };
+            let Known::Present(meta, version) = known else { continue };
             stored.insert(*key, Stored { meta, version });
             if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity.now_ms())) {
                 continue;
             }
             live.insert(*key, Current { meta, version, value: None });
         }
-        Some((usage.map_or_else(Usage::default, |(usage, _)| usage), usage.map(|(_, v)| v), stored, View { live }))
+        let usage_version = usage.version();
+        let usage = match usage {
+            Known::Present(usage, _) => usage,
+            Known::Absent => Usage::default(),
+        };
+        Some((usage, usage_version, stored, View { live }))
     }
 
     /// Reads the usage record, `keys`, and the values of `values_of`, from one snapshot.
     #[allow(clippy::type_complexity)]
     fn snapshot<'k>(
         &self,
-        ns: &Namespace,
+        ns: &OpenNamespace,
         keys: &[&'k str],
         values_of: &[&'k str],
     ) -> Result<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
@@ -323,17 +329,16 @@ impl<B: Backend, I: Identity> Engine<B, I> {
             current.value = Some(data.value);
         }
         let usage_version = usage_entry.map(|entry| entry.version);
-        let known_usage = usage_version.map(|version| (usage, version));
-        self.cache.remember_read(
-            ns.name(),
-            known_usage,
-            keys.iter().map(|key| (*key, stored.get(key).map(|s: &Stored| (s.meta, s.version)))),
-        );
+        let known_usage = usage_version.map_or(Known::Absent, |version| Known::Present(usage, version));
+        let known_metas = keys
+            .iter()
+            .map(|key| (*key, stored.get(key).map_or(Known::Absent, |s: &Stored| Known::Present(s.meta, s.version))));
+        self.cache.remember_read(ns.name(), known_usage, known_metas);
         Ok((usage, usage_version, stored, View { live }))
     }
 
     /// Removes entries that expired at or before `now_ms`, in bounded batches; returns how many.
-    pub(crate) fn reclaim_expired(&self, ns: &Namespace, now_ms: u64) -> Result<u64> {
+    pub(crate) fn reclaim_expired(&self, ns: &OpenNamespace, now_ms: u64) -> Result<u64> {
         let mut reclaimed = 0;
         let mut attempts = 0;
         loop {
@@ -387,7 +392,7 @@ impl<B: Backend, I: Identity> Engine<B, I> {
     /// cap even at the largest value size. The backend answers a read all at once, so this is
     /// what keeps an oversized answer from being fetched at all. The caller still counts the
     /// values as they arrive, because a writer may grow them between this read and the next.
-    pub(crate) fn check_read_size<K: AsRef<str>>(&self, ns: &Namespace, keys: &[K]) -> Result<()> {
+    pub(crate) fn check_read_size<K: AsRef<str>>(&self, ns: &OpenNamespace, keys: &[K]) -> Result<()> {
         if keys.len().saturating_mul(MAX_VALUE_BYTES) <= MAX_READ_VALUE_BYTES {
             return Ok(());
         }
@@ -405,7 +410,7 @@ impl<B: Backend, I: Identity> Engine<B, I> {
         Ok(())
     }
 
-    pub(crate) fn read(&self, ns: &Namespace, queries: Vec<Query>) -> Result<Vec<Answer>> {
+    pub(crate) fn read(&self, ns: &OpenNamespace, queries: Vec<Query>) -> Result<Vec<Answer>> {
         let answers = self.backend.read(&ns.name, &queries).map_err(Error::Backend)?;
         let expected = queries.len();
         if answers.len() != expected {
@@ -416,7 +421,7 @@ impl<B: Backend, I: Identity> Engine<B, I> {
 
     pub(crate) fn commit(
         &self,
-        ns: &Namespace,
+        ns: &OpenNamespace,
         conditions: &[Condition],
         mutations: &[Mutation<'_>],
     ) -> Result<CommitResult> {

@@ -2,7 +2,7 @@
 //!
 //! Every storage rule of Zero Storage — key and value limits, namespaces and access, exact quota
 //! accounting, time to live, ordered listing with cursors — as plain Rust over a small
-//! [`backend::Backend`] trait. Built for `wasm32-wasip2`, the `bindings` glue exports it as the
+//! [`backend::BackendImport`] trait. Built for `wasm32-wasip2`, the `bindings` glue exports it as the
 //! WIT world `zero:storage/storage` and serves the trait with the host's `backend` import;
 //! built natively, the same logic is unit-tested and shared with the host (limits, namespace
 //! names).
@@ -26,4 +26,4 @@ pub mod testing;
 
 pub use atomic::{Precondition, Versioned, Write};
 pub use error::{Error, Result};
-pub use storage::{ListPage, Namespace, QuotaInfo, Storage};
+pub use storage::{ListPage, OpenNamespace, QuotaInfo, Storage};

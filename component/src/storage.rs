@@ -1,4 +1,4 @@
-//! The storage operations: every rule of the `store` interface, over any [`Backend`].
+//! The storage operations: every rule of the `store` interface, over any [`BackendImport`].
 //!
 //! Each write (through the engine's `update`, `engine.rs`) reads the entry's directory record and the namespace's usage
 //! record from one snapshot, checks limits and quota, and commits on the condition that neither
@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use crate::backend::{Access, Backend, Identity, Query};
-pub use crate::engine::Namespace;
+use crate::backend::{Access, BackendImport, Identity, Query};
+pub use crate::engine::OpenNamespace;
 use crate::engine::{Engine, Planned, take_got, take_scanned};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
@@ -44,10 +44,10 @@ pub struct QuotaInfo {
 /// The storage logic for one process: its identity, and the backend it shares with others.
 pub struct Storage<B, I> {
     engine: Engine<B, I>,
-    own: OnceCell<Namespace>,
+    own: OnceCell<OpenNamespace>,
 }
 
-impl<B: Backend, I: Identity> Storage<B, I> {
+impl<B: BackendImport, I: Identity> Storage<B, I> {
     /// Storage for the process that `identity` describes.
     pub fn new(backend: B, identity: I) -> Self {
         Storage { engine: Engine::new(backend, identity), own: OnceCell::new() }
@@ -59,17 +59,17 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// The caller's own namespace (resolved once per process).
-    pub fn own(&self) -> &Namespace {
+    pub fn own(&self) -> &OpenNamespace {
         self.own.get_or_init(|| {
             let name = self.engine.identity().own_namespace();
             let quota_bytes = self.engine.identity().quota_bytes(&name);
-            Namespace::new(name, true, quota_bytes)
+            OpenNamespace::new(name, true, quota_bytes)
         })
     }
 
     /// Opens `name` if the caller may use it. The name is checked first, then access, and only
     /// then could anything about the namespace's contents be revealed.
-    pub fn open(&self, name: &str) -> Result<Namespace> {
+    pub fn open(&self, name: &str) -> Result<OpenNamespace> {
         check_namespace(name)?;
         if name == self.own().name() {
             return Ok(self.own().clone());
@@ -79,11 +79,11 @@ impl<B: Backend, I: Identity> Storage<B, I> {
             Access::ReadOnly => false,
             Access::ReadWrite => true,
         };
-        Ok(Namespace::new(name.to_owned(), writable, self.engine.identity().quota_bytes(name)))
+        Ok(OpenNamespace::new(name.to_owned(), writable, self.engine.identity().quota_bytes(name)))
     }
 
     /// The value under `key`.
-    pub fn get(&self, ns: &Namespace, key: &str) -> Result<Vec<u8>> {
+    pub fn get(&self, ns: &OpenNamespace, key: &str) -> Result<Vec<u8>> {
         check_key(key)?;
         let mut answers = self.engine.read(
             ns,
@@ -102,7 +102,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Whether a live entry exists under `key`.
-    pub fn exists(&self, ns: &Namespace, key: &str) -> Result<bool> {
+    pub fn exists(&self, ns: &OpenNamespace, key: &str) -> Result<bool> {
         check_key(key)?;
         let mut answers = self.engine.read(ns, vec![Query::Get(layout::meta_key(key.as_bytes()))])?;
         match take_got(&mut answers, 0)? {
@@ -112,7 +112,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Stores `value` under `key`, expiring after `ttl_secs` seconds (0 = never).
-    pub fn set(&self, ns: &Namespace, key: &str, value: &[u8], ttl_secs: u64) -> Result<()> {
+    pub fn set(&self, ns: &OpenNamespace, key: &str, value: &[u8], ttl_secs: u64) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
         let expires_at_ms = self.engine.expiry(ttl_secs)?;
@@ -123,7 +123,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Removes `key`; returns whether a live entry existed.
-    pub fn delete(&self, ns: &Namespace, key: &str) -> Result<bool> {
+    pub fn delete(&self, ns: &OpenNamespace, key: &str) -> Result<bool> {
         check_key(key)?;
         let (existed, _) =
             self.engine.update(ns, &[key], &[], |view| Ok((vec![Planned::Delete { key }], view.get(key).is_some())))?;
@@ -131,7 +131,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// One page of the live keys starting with `prefix`, after `cursor`.
-    pub fn list(&self, ns: &Namespace, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<ListPage> {
+    pub fn list(&self, ns: &OpenNamespace, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<ListPage> {
         check_prefix(prefix)?;
         let page = page_size(limit);
         let mut after = cursor.map(crate::cursor::decode).transpose()?.map(String::into_bytes);
@@ -172,7 +172,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
 
     /// The namespace's usage and quota. Expired entries are reclaimed first, so the figures
     /// count live entries only.
-    pub fn quota(&self, ns: &Namespace) -> Result<QuotaInfo> {
+    pub fn quota(&self, ns: &OpenNamespace) -> Result<QuotaInfo> {
         let now = self.engine.identity().now_ms();
         self.engine.reclaim_expired(ns, now)?;
         let mut answers = self.engine.read(ns, vec![Query::Get(USAGE_KEY.to_vec())])?;
@@ -189,7 +189,7 @@ impl<B: Backend, I: Identity> Storage<B, I> {
     }
 
     /// Removes the entries of `ns` that expired at or before now; returns how many.
-    pub fn sweep(&self, ns: &Namespace) -> Result<u64> {
+    pub fn sweep(&self, ns: &OpenNamespace) -> Result<u64> {
         self.engine.reclaim_expired(ns, self.engine.identity().now_ms())
     }
 }

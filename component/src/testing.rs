@@ -34,7 +34,7 @@ impl MapBackend {
     }
 }
 
-impl Backend for &MapBackend {
+impl BackendImport for &MapBackend {
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String> {
         if self.fail_reads.get() {
             return Err("injected read failure".into());

@@ -15,12 +15,30 @@ use crate::layout::{Meta, Usage};
 /// The most directory records remembered per namespace; the cache starts over past it.
 const MAX_KEYS: usize = 4096;
 
-/// A record's known state: present with its version, or (`None`) known absent.
-pub(crate) type Known<T> = Option<(T, u64)>;
+/// What the cache knows of one record: that it is absent, or its value and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known<T> {
+    /// The record does not exist.
+    Absent,
+    /// The record exists with this value, written at this version.
+    Present(T, u64),
+}
+
+impl<T> Known<T> {
+    /// The record's version, or none if it is absent (as a commit condition states it).
+    pub(crate) fn version(&self) -> Option<u64> {
+        match self {
+            Known::Absent => None,
+            Known::Present(_, version) => Some(*version),
+        }
+    }
+}
 
 #[derive(Default)]
 struct NamespaceCache {
+    /// The usage record, if known.
     usage: Option<Known<Usage>>,
+    /// The directory records known; a key not here is unknown.
     metas: HashMap<String, Known<Meta>>,
 }
 
@@ -72,8 +90,7 @@ impl WriteCache {
     ) {
         let mut namespaces = self.namespaces.borrow_mut();
         let cache = namespaces.entry(namespace.to_owned()).or_default();
-        let version = |known: Option<Known<Usage>>| known.map(|usage| usage.map(|(_, version)| version));
-        if read && version(cache.usage) != version(Some(usage)) {
+        if read && cache.usage.map(|known| known.version()) != Some(usage.version()) {
             cache.metas.clear();
         }
         cache.usage = Some(usage);

@@ -65,7 +65,7 @@ enum BackendKind {
 
 /// The namespace an administrative command works on.
 #[derive(Args)]
-struct Namespace {
+struct NamespaceArg {
     /// Namespace: `system`, `app:NAME` or `user:NAME`.
     #[arg(long = "ns", default_value = "system")]
     ns: String,
@@ -83,21 +83,21 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         ttl: u64,
         #[command(flatten)]
-        ns: Namespace,
+        ns: NamespaceArg,
     },
     /// Print a value to stdout exactly as stored (exit code 3 if missing).
     Get {
         /// The key.
         key: String,
         #[command(flatten)]
-        ns: Namespace,
+        ns: NamespaceArg,
     },
     /// Delete a key (prints whether it existed).
     Delete {
         /// The key.
         key: String,
         #[command(flatten)]
-        ns: Namespace,
+        ns: NamespaceArg,
     },
     /// List keys in ascending byte order, a page at a time.
     List {
@@ -117,7 +117,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        ns: Namespace,
+        ns: NamespaceArg,
     },
     /// Show one namespace's usage and quota.
     Quota {
@@ -125,7 +125,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        ns: Namespace,
+        ns: NamespaceArg,
     },
     /// Show every namespace's usage: namespace, used, quota, % used.
     Usage {

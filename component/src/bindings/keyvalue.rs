@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use super::exports::wasi::{keyvalue0_2_0_draft as draft, keyvalue0_2_0_draft2 as draft2};
 use super::{Component, with_storage};
 use crate::error::Error;
-use crate::storage::Namespace;
+use crate::storage::OpenNamespace;
 use crate::{Precondition, Write};
 
 /// Page size of `list-keys`.
@@ -28,7 +28,7 @@ const REMEMBERED_CURSORS: usize = 64;
 
 /// A bucket of either version: a namespace the caller opened.
 pub struct KvBucket {
-    ns: Namespace,
+    ns: OpenNamespace,
     /// draft's cursors are numbers; this maps the numbers this bucket handed out to Zero's
     /// key cursors (newest last), so paging stays O(page) and state stays bounded.
     cursors: RefCell<VecDeque<(u64, String)>>,
@@ -128,14 +128,14 @@ mod v2 {
 
     /// A compare-and-swap handle: the key, and the version and value it had when taken.
     pub struct KvCas {
-        ns: Namespace,
+        ns: OpenNamespace,
         key: String,
         version: Option<u64>,
         value: Option<Vec<u8>>,
     }
 
     impl KvCas {
-        fn take(ns: &Namespace, key: String) -> Result<KvCas, Error> {
+        fn take(ns: &OpenNamespace, key: String) -> Result<KvCas, Error> {
             match with_storage(|s| s.get_versioned(ns, &key)) {
                 Ok(found) => Ok(KvCas { ns: ns.clone(), key, version: Some(found.version), value: Some(found.value) }),
                 Err(Error::NotFound) => Ok(KvCas { ns: ns.clone(), key, version: None, value: None }),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use zero_storage::backend::{Backend, FsBackend, MemoryBackend};
 use zero_storage::{Clock, Config, ManualClock, Runtime, RuntimeBuilder};
 
+pub mod backend_contract;
 pub mod composition;
 #[cfg(feature = "etcd")]
 pub mod etcd;

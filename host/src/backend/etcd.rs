@@ -414,9 +414,12 @@ impl Backend for EtcdBackend {
             .collect();
         let compares: Vec<Compare> = std::iter::once(Compare::version(marker.clone(), CompareOp::Equal, 0))
             .chain(conditions.iter().map(|condition| match condition.version {
-                // A version etcd cannot hold (over i64::MAX) can never match.
+                // No entry has version 0 or one etcd cannot hold (over i64::MAX), so neither may
+                // match; -1 never does. (etcd compares an absent key as `mod_revision` 0, so
+                // sending 0 would let "version 0" hold for every absent key.)
                 Some(version) => {
-                    Compare::mod_revision(key(&condition.key), CompareOp::Equal, i64::try_from(version).unwrap_or(-1))
+                    let version = i64::try_from(version).ok().filter(|version| *version > 0).unwrap_or(-1);
+                    Compare::mod_revision(key(&condition.key), CompareOp::Equal, version)
                 }
                 None => Compare::version(key(&condition.key), CompareOp::Equal, 0),
             }))

@@ -4,7 +4,6 @@
 // The generated canonical-ABI glue is `unsafe` by nature; the code written here is not.
 #![allow(unsafe_code)]
 use crate::backend::{self as logic, BackendImport, Identity};
-use crate::error::Error;
 use crate::storage::{OpenNamespace, Storage};
 
 wit_bindgen::generate!({
@@ -15,6 +14,7 @@ wit_bindgen::generate!({
     ownership: Borrowing { duplicate_if_necessary: false },
 });
 
+mod convert;
 mod keyvalue;
 
 use exports::zero::storage::{admin, store};
@@ -25,23 +25,8 @@ struct HostBackend;
 
 impl BackendImport for HostBackend {
     fn read(&self, namespace: &str, queries: &[logic::Query]) -> Result<Vec<logic::Answer>, String> {
-        let queries: Vec<backend::Query<'_>> = queries
-            .iter()
-            .map(|query| match query {
-                logic::Query::Get(key) => backend::Query::Get(key),
-                logic::Query::Scan { start, end, limit, keys_only } => {
-                    backend::Query::Scan(backend::KeyRange { start, end, limit: *limit, keys_only: *keys_only })
-                }
-            })
-            .collect();
-        let entry = |entry: backend::Entry| logic::Entry { key: entry.key, value: entry.value, version: entry.version };
-        Ok(backend::read(namespace, &queries)?
-            .into_iter()
-            .map(|answer| match answer {
-                backend::Answer::Got(found) => logic::Answer::Got(found.map(entry)),
-                backend::Answer::Scanned(entries) => logic::Answer::Scanned(entries.into_iter().map(entry).collect()),
-            })
-            .collect())
+        let queries: Vec<backend::Query<'_>> = queries.iter().map(convert::query).collect();
+        Ok(backend::read(namespace, &queries)?.into_iter().map(convert::answer).collect())
     }
 
     fn commit(
@@ -50,19 +35,9 @@ impl BackendImport for HostBackend {
         conditions: &[logic::Condition],
         mutations: &[logic::Mutation<'_>],
     ) -> Result<logic::CommitResult, String> {
-        let conditions: Vec<backend::Condition<'_>> =
-            conditions.iter().map(|c| backend::Condition { key: &c.key, version: c.version }).collect();
-        let mutations: Vec<backend::Mutation<'_>> = mutations
-            .iter()
-            .map(|mutation| match mutation {
-                logic::Mutation::Put(key, value) => backend::Mutation::Put((key, value)),
-                logic::Mutation::Delete(key) => backend::Mutation::Delete(key),
-            })
-            .collect();
-        Ok(match backend::commit(namespace, &conditions, &mutations)? {
-            backend::CommitResult::Committed(version) => logic::CommitResult::Committed(version),
-            backend::CommitResult::Conflict(index) => logic::CommitResult::Conflict(index),
-        })
+        let conditions: Vec<backend::Condition<'_>> = conditions.iter().map(convert::condition).collect();
+        let mutations: Vec<backend::Mutation<'_>> = mutations.iter().map(convert::mutation).collect();
+        Ok(convert::commit_result(backend::commit(namespace, &conditions, &mutations)?))
     }
 }
 
@@ -74,11 +49,7 @@ impl Identity for HostIdentity {
         identity::own_namespace()
     }
     fn access(&self, namespace: &str) -> logic::Access {
-        match identity::access_to(namespace) {
-            identity::Access::None => logic::Access::None,
-            identity::Access::ReadOnly => logic::Access::ReadOnly,
-            identity::Access::ReadWrite => logic::Access::ReadWrite,
-        }
+        convert::access(identity::access_to(namespace))
     }
     fn quota_bytes(&self, namespace: &str) -> u64 {
         identity::quota_bytes(namespace)
@@ -97,63 +68,12 @@ fn with_storage<T>(f: impl FnOnce(&Storage<HostBackend, HostIdentity>) -> T) -> 
     STORAGE.with(f)
 }
 
-impl From<Error> for types::Error {
-    fn from(error: Error) -> Self {
-        match error {
-            Error::NotFound => types::Error::NotFound,
-            Error::QuotaExceeded => types::Error::QuotaExceeded,
-            Error::KeyTooLong => types::Error::KeyTooLong,
-            Error::ValueTooLarge => types::Error::ValueTooLarge,
-            Error::InvalidArgument(why) => types::Error::InvalidArgument(why),
-            Error::PermissionDenied => types::Error::PermissionDenied,
-            Error::Backend(why) => types::Error::BackendError(why),
-            Error::PreconditionFailed(index) => types::Error::PreconditionFailed(index),
-        }
-    }
-}
-
 type Outcome<T> = Result<T, types::Error>;
-
-fn page(page: crate::ListPage) -> types::ListPage {
-    types::ListPage { keys: page.keys, next_cursor: page.next_cursor }
-}
-
-fn quota(info: crate::QuotaInfo) -> types::QuotaInfo {
-    types::QuotaInfo {
-        namespace: info.namespace,
-        used_bytes: info.used_bytes,
-        quota_bytes: info.quota_bytes,
-        key_count: info.key_count,
-    }
-}
-
-fn versioned(value: crate::Versioned) -> types::VersionedValue {
-    types::VersionedValue { value: value.value, version: value.version }
-}
-
-fn preconditions(list: Vec<types::Precondition>) -> Vec<crate::Precondition> {
-    list.into_iter()
-        .map(|precondition| match precondition {
-            types::Precondition::Absent(key) => crate::Precondition::Absent(key),
-            types::Precondition::Exists(key) => crate::Precondition::Exists(key),
-            types::Precondition::VersionIs((key, version)) => crate::Precondition::VersionIs(key, version),
-            types::Precondition::ValueEquals((key, value)) => crate::Precondition::ValueEquals(key, value),
-        })
-        .collect()
-}
-
-fn writes(list: Vec<types::Write>) -> Vec<crate::Write> {
-    list.into_iter()
-        .map(|write| match write {
-            types::Write::Set(set) => crate::Write::Set { key: set.key, value: set.value, ttl_secs: set.ttl_secs },
-            types::Write::Delete(key) => crate::Write::Delete(key),
-        })
-        .collect()
-}
 
 /// The operations `store` offers both as free functions (own namespace) and as `bucket`
 /// methods, written once over a resolved namespace.
 mod ops {
+    use super::convert::{self, page, preconditions, versioned, writes};
     use super::*;
 
     pub fn get(ns: &OpenNamespace, key: String) -> Outcome<Vec<u8>> {
@@ -172,7 +92,7 @@ mod ops {
         with_storage(|s| s.list(ns, &prefix, limit, cursor.as_deref())).map(page).map_err(Into::into)
     }
     pub fn quota(ns: &OpenNamespace) -> Outcome<types::QuotaInfo> {
-        with_storage(|s| s.quota(ns)).map(super::quota).map_err(Into::into)
+        with_storage(|s| s.quota(ns)).map(convert::quota).map_err(Into::into)
     }
     pub fn get_versioned(ns: &OpenNamespace, key: String) -> Outcome<types::VersionedValue> {
         with_storage(|s| s.get_versioned(ns, &key)).map(versioned).map_err(Into::into)

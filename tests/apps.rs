@@ -22,11 +22,8 @@ fn an_app_reaches_every_store_operation_in_its_own_namespaces() {
     let exit = runtime.run_app(identity, &guest_bytes("store-tour"), &args(&["store-tour"])).unwrap();
     assert_eq!(exit, AppExit::Exited(0), "the guest's own checks failed (see stderr)");
     let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-    admin.use_namespace("app:tour").unwrap();
-    assert_eq!(admin.get("tour/kept").unwrap(), b"yes");
-    admin.use_namespace("user:alice").unwrap();
-    assert_eq!(admin.get("from-app").unwrap(), b"hi");
-    admin.use_namespace("system").unwrap();
+    assert_eq!(admin.bucket("app:tour").unwrap().get("tour/kept").unwrap(), b"yes");
+    assert_eq!(admin.bucket("user:alice").unwrap().get("from-app").unwrap(), b"hi");
     assert!(admin.list("", 10, None).unwrap().keys.is_empty(), "nothing leaked into system");
 }
 
@@ -40,9 +37,9 @@ fn the_notes_example_keeps_its_data_between_runs() {
     assert_eq!(run(&["notes", "count"]), AppExit::Exited(0));
     assert_eq!(run(&["notes", "show", "missing"]), AppExit::Exited(1));
     let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-    admin.use_namespace("app:notes").unwrap();
-    assert_eq!(admin.get("note/first").unwrap(), b"hello world");
-    assert_eq!(admin.get("counter").unwrap(), b"2");
+    let mut notes = admin.bucket("app:notes").unwrap();
+    assert_eq!(notes.get("note/first").unwrap(), b"hello world");
+    assert_eq!(notes.get("counter").unwrap(), b"2");
 }
 
 #[test]

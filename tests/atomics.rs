@@ -187,9 +187,7 @@ fn get_many_of_exactly_the_read_cap_is_answered_and_one_byte_more_is_refused() {
         let mut keys = vec!["big".to_string(); 15];
         keys.extend(["short".to_string(), "one".to_string()]);
         for bucket in [false, true] {
-            if bucket {
-                p.use_namespace("app:bank").unwrap();
-            }
+            let mut p = if bucket { p.bucket("app:bank").unwrap() } else { p.own() };
             let values = p.get_many(&keys).unwrap();
             let bytes: usize = values.iter().flatten().map(Vec::len).sum();
             assert_eq!(bytes, MAX_READ_VALUE_BYTES, "{} (bucket: {bucket})", b.name);

@@ -199,9 +199,8 @@ fn namespaces_are_isolated_and_names_cannot_collide() {
         // `app:a` + key `b:c` can never meet a namespace `app:a:b` + key `c`: that name is refused.
         assert!(ProcessIdentity::new("a:b").is_err());
         let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-        assert!(matches!(storage_error(admin.use_namespace("app:a:b")), StorageError::InvalidArgument(_)));
-        admin.use_namespace("app:a").unwrap();
-        assert_eq!(admin.get("b:c").unwrap(), b"from app:a");
+        assert!(matches!(storage_error(admin.bucket("app:a:b").map(|_| ())), StorageError::InvalidArgument(_)));
+        assert_eq!(admin.bucket("app:a").unwrap().get("b:c").unwrap(), b"from app:a");
     }
 }
 
@@ -213,16 +212,15 @@ fn other_namespaces_are_permission_denied_before_existence_is_revealed() {
         victim.set("secret", b"s", 0).unwrap();
         let mut p = runtime.process(app("mallory").with_user("mallory").unwrap()).unwrap();
         for namespace in ["app:victim", "app:empty", "system", "user:alice"] {
-            assert_eq!(storage_error(p.use_namespace(namespace)), StorageError::PermissionDenied, "{namespace}");
+            assert_eq!(storage_error(p.bucket(namespace).map(|_| ())), StorageError::PermissionDenied, "{namespace}");
         }
-        p.use_namespace("user:mallory").unwrap();
-        p.set("mine", b"m", 0).unwrap();
-        assert_eq!(p.quota().unwrap().quota_bytes, 100 * MIB as u64, "{}: user quota", b.name);
+        let mut mine = p.bucket("user:mallory").unwrap();
+        mine.set("mine", b"m", 0).unwrap();
+        assert_eq!(mine.quota().unwrap().quota_bytes, 100 * MIB as u64, "{}: user quota", b.name);
         let mut system = runtime.process(ProcessIdentity::system("ops").unwrap()).unwrap();
         assert_eq!(system.quota().unwrap().namespace, "system");
         assert_eq!(system.quota().unwrap().quota_bytes, MIB as u64);
-        system.use_namespace("user:mallory").unwrap();
-        assert_eq!(system.get("mine").unwrap(), b"m");
+        assert_eq!(system.bucket("user:mallory").unwrap().get("mine").unwrap(), b"m");
     }
 }
 

@@ -145,7 +145,7 @@ fn acknowledged_writes_survive_killing_the_leader_mid_write() {
     let counter = String::from_utf8(writers[0].shared.get("counter").unwrap()).unwrap().parse::<u64>().unwrap();
     let acked: u64 = writers.iter().map(|w| w.increments_acked).sum();
     assert_eq!(counter, acked, "the shared counter disagrees with the acknowledged increments");
-    assert_usage_exact(&mut writers[0].shared);
+    assert_usage_exact(&mut writers[0].shared.own());
     let operations: u64 = writers.iter().map(|w| w.seq).sum();
     println!("{rounds} leader kills: {operations} operations, {acked} shared increments, 0 lost");
     println!("retries: host a {:?}, host b {:?}", backend_a.stats(), backend_b.stats());
@@ -166,7 +166,7 @@ fn hosts_sharing_a_cluster_see_one_store() {
     assert_eq!(b.get("from-b").unwrap(), b"333");
     b.delete("from-a").unwrap();
     assert!(a.get("from-a").unwrap_err().is_not_found());
-    assert_eq!(assert_usage_exact(&mut a).len(), 1);
+    assert_eq!(assert_usage_exact(&mut a.own()).len(), 1);
     assert_eq!(a.quota().unwrap().used_bytes, b.quota().unwrap().used_bytes);
     // Threads on both hosts incrementing one counter lose no update.
     std::thread::scope(|scope| {
@@ -214,7 +214,7 @@ fn hosts_racing_for_one_quota_never_exceed_it() {
         }
     });
     let mut p = hosts[0].process(app("race")).unwrap();
-    let entries = assert_usage_exact(&mut p);
+    let entries = assert_usage_exact(&mut p.own());
     let used = p.quota().unwrap().used_bytes;
     assert!(used <= QUOTA, "used {used} of {QUOTA}");
     // 120 writes of ~710 bytes into 20,000: exactly as many fit as the quota allows.
@@ -359,7 +359,7 @@ fn a_batch_larger_than_the_cluster_accepts_is_refused_and_changes_nothing() {
     }
     assert_eq!(p.get("keep").unwrap(), b"old");
     assert!(p.get("a").unwrap_err().is_not_found());
-    assert_usage_exact(&mut p);
+    assert_usage_exact(&mut p.own());
 }
 
 /// Standard base64 with padding, for the JSON gateway's byte fields.

@@ -156,7 +156,7 @@ fn run_once(backend: &Arc<NthFault>, fault: Option<(Kind, u64, Mode)>, label: &s
     let (runtime, clock) = runtime_with(backend.clone(), Config::default());
     let mut p = runtime.process(ProcessIdentity::new("faulty").unwrap()).unwrap();
     let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-    admin.use_namespace("app:faulty").unwrap();
+    let mut admin = admin.bucket("app:faulty").unwrap();
     // Start each run from an empty namespace, without counting that cleanup.
     backend.armed.store(false, Ordering::SeqCst);
     let keys = zero_storage_tests::read_all(&mut admin).into_keys().collect::<Vec<_>>();
@@ -198,7 +198,7 @@ fn run_once(backend: &Arc<NthFault>, fault: Option<(Kind, u64, Mode)>, label: &s
     backend.reset(None);
     p.set("after", b"works", 0).unwrap_or_else(|e| panic!("{label}: a write after the fault cleared failed: {e}"));
     assert_eq!(p.get("after").unwrap(), b"works");
-    assert_usage_exact(&mut p);
+    assert_usage_exact(&mut p.own());
     (failed, calls.0, calls.1)
 }
 

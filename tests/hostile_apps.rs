@@ -32,8 +32,7 @@ impl Host {
         let (runtime, _clock) = runtime_with(Arc::new(backend), config);
         let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
         for (namespace, key, value) in VICTIMS {
-            admin.use_namespace(namespace).unwrap();
-            admin.set(key, value, 0).unwrap();
+            admin.bucket(namespace).unwrap().set(key, value, 0).unwrap();
         }
         Host { runtime, dir }
     }
@@ -44,8 +43,8 @@ impl Host {
         let mut all = Snapshot::new();
         for namespace in self.runtime.backend().namespaces().unwrap() {
             if namespace != except {
-                admin.use_namespace(&namespace).unwrap();
-                all.insert(namespace, assert_usage_exact(&mut admin));
+                let entries = assert_usage_exact(&mut admin.bucket(&namespace).unwrap());
+                all.insert(namespace, entries);
             }
         }
         all
@@ -84,7 +83,7 @@ fn an_app_passing_a_100_mib_value_is_refused_and_the_host_keeps_serving() {
     assert_eq!(host.snapshot("app:hog"), before, "a namespace other than the app's own changed");
     let mut hog = host.runtime.process(ProcessIdentity::new("hog").unwrap()).unwrap();
     assert!(!hog.exists("huge").unwrap());
-    assert_eq!(read_all(&mut hog).into_keys().collect::<Vec<_>>(), ["started"]);
+    assert_eq!(read_all(&mut hog.own()).into_keys().collect::<Vec<_>>(), ["started"]);
     host.assert_still_serving();
 }
 
@@ -152,8 +151,7 @@ fn an_app_trying_to_escape_its_namespace_only_ever_touches_its_own_keys() {
     assert_eq!(host.snapshot("app:hostile"), before, "a namespace other than the app's own changed");
     // Everything it stored is in its own namespace, under exactly the keys it used.
     let mut admin = host.runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-    admin.use_namespace("app:hostile").unwrap();
-    let stored = assert_usage_exact(&mut admin);
+    let stored = assert_usage_exact(&mut admin.bucket("app:hostile").unwrap());
     assert!(stored.contains_key("../../etc/passwd") && stored.contains_key("a\0b"), "{stored:?}");
     assert!(stored.iter().all(|(key, value)| key.as_bytes() == value.as_slice()));
     let namespaces = host.runtime.backend().namespaces().unwrap();

@@ -12,10 +12,12 @@ fn run_guest(name: &str) {
         assert_eq!(exit, AppExit::Exited(0), "{name} on {}: the guest's checks failed (see stderr)", b.name);
         // What the guest stored landed in its namespaces, and nowhere else.
         let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-        admin.use_namespace("app:kv").unwrap();
-        assert!(admin.list("item/", 1000, None).unwrap().keys.len() > 200, "{name} on {}", b.name);
-        admin.use_namespace("user:alice").unwrap();
-        assert_eq!(admin.quota().unwrap().key_count, 1, "{name} on {}", b.name);
+        assert!(
+            admin.bucket("app:kv").unwrap().list("item/", 1000, None).unwrap().keys.len() > 200,
+            "{name} on {}",
+            b.name
+        );
+        assert_eq!(admin.bucket("user:alice").unwrap().quota().unwrap().key_count, 1, "{name} on {}", b.name);
         let namespaces = b.backend.namespaces().unwrap();
         assert_eq!(namespaces, ["app:kv", "user:alice"], "{name} on {}", b.name);
     }

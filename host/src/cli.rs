@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use zero_storage::{AppExit, Config, Process, ProcessIdentity, Runtime, RuntimeBuilder};
+use zero_storage::{AppExit, Bucket, Config, Process, ProcessIdentity, Runtime, RuntimeBuilder};
 use zero_storage_component::limits::MAX_VALUE_BYTES;
 
 /// Exit code for a missing key, so scripts can tell it from other failures.
@@ -227,10 +227,13 @@ fn etcd_backend(_: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_storage::b
 }
 
 /// The administrator: a system process, which may use every namespace.
-fn admin(runtime: &Runtime, namespace: &str) -> anyhow::Result<Process> {
-    let mut process = runtime.process(ProcessIdentity::system("zero-storage-cli")?)?;
-    process.use_namespace(namespace).with_context(|| format!("namespace `{namespace}`"))?;
-    Ok(process)
+fn admin(runtime: &Runtime) -> anyhow::Result<Process> {
+    Ok(runtime.process(ProcessIdentity::system("zero-storage-cli")?)?)
+}
+
+/// `namespace`, opened by `process`.
+fn open<'p>(process: &'p mut Process, namespace: &str) -> anyhow::Result<Bucket<'p>> {
+    process.bucket(namespace).with_context(|| format!("namespace `{namespace}`"))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -255,10 +258,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(value) => value.into_bytes(),
                 None => read_stdin_value()?,
             };
-            admin(&runtime, &ns.ns)?.set(&key, &value, ttl).with_context(|| format!("set `{key}`"))?;
+            open(&mut admin(&runtime)?, &ns.ns)?.set(&key, &value, ttl).with_context(|| format!("set `{key}`"))?;
         }
         Command::Get { key, ns } => {
-            let value = match admin(&runtime, &ns.ns)?.get(&key) {
+            let value = match open(&mut admin(&runtime)?, &ns.ns)?.get(&key) {
                 Ok(value) => value,
                 Err(error) if error.is_not_found() => {
                     eprintln!("zero-storage: get `{key}`: {error}");
@@ -271,14 +274,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stdout.flush()?;
         }
         Command::Delete { key, ns } => {
-            let existed = admin(&runtime, &ns.ns)?.delete(&key).with_context(|| format!("delete `{key}`"))?;
+            let existed =
+                open(&mut admin(&runtime)?, &ns.ns)?.delete(&key).with_context(|| format!("delete `{key}`"))?;
             println!("{}", if existed { "deleted" } else { "not found" });
         }
         Command::List { prefix, limit, cursor, all, json, ns } => {
             list(&runtime, &ns.ns, &prefix, limit, cursor, all, json)?
         }
         Command::Quota { json, ns } => {
-            let info = admin(&runtime, &ns.ns)?.quota()?;
+            let info = open(&mut admin(&runtime)?, &ns.ns)?.quota()?;
             print_usage(&[info], json);
         }
         Command::Usage { json } => {
@@ -287,15 +291,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !names.iter().any(|name| name == "system") {
                 names.insert(0, "system".to_owned());
             }
-            let mut process = admin(&runtime, "system")?;
+            let mut process = admin(&runtime)?;
             for name in names {
-                process.use_namespace(&name).with_context(|| format!("namespace `{name}`"))?;
-                rows.push(process.quota()?);
+                rows.push(open(&mut process, &name)?.quota()?);
             }
             print_usage(&rows, json);
         }
         Command::Sweep => {
-            let mut process = admin(&runtime, "system")?;
+            let mut process = admin(&runtime)?;
             let mut total = 0;
             for name in runtime.backend().namespaces()? {
                 total += process.sweep(&name)?;
@@ -344,11 +347,12 @@ fn list(
     if limit == 0 || limit > 1000 {
         bail!("--limit must be between 1 and 1000");
     }
-    let mut process = admin(runtime, namespace)?;
+    let mut process = admin(runtime)?;
+    let mut bucket = open(&mut process, namespace)?;
     let mut keys = Vec::new();
     let mut stdout = std::io::stdout().lock();
     loop {
-        let page = process.list(prefix, limit, cursor.as_deref())?;
+        let page = bucket.list(prefix, limit, cursor.as_deref())?;
         cursor = page.next_cursor;
         if json {
             keys.extend(page.keys);

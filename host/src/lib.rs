@@ -37,6 +37,6 @@ pub use config::{AppLimits, Config, Quotas};
 pub use error::{Error, Result};
 pub use identity::ProcessIdentity;
 pub use link::{STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder, ZeroStorageView, add_to_linker};
-pub use process::{ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
+pub use process::{Bucket, ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
 pub use runtime::{DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder};
 pub use zero_storage_component::Error as StorageError;

@@ -145,9 +145,10 @@ impl Rng {
     }
 }
 
-/// Every live entry of the process's current namespace, read by walking `list` page by page
-/// and getting each key. Panics if the listing repeats a key or is out of order.
-pub fn read_all(process: &mut zero_storage::Process) -> std::collections::BTreeMap<String, Vec<u8>> {
+/// Every live entry of a namespace (`process.own()` or `process.bucket(ns)`), read by walking
+/// `list` page by page and getting each key. Panics if the listing repeats a key or is out of
+/// order.
+pub fn read_all(process: &mut zero_storage::Bucket<'_>) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut all = std::collections::BTreeMap::new();
     let mut cursor: Option<String> = None;
     let mut last: Option<String> = None;
@@ -168,7 +169,7 @@ pub fn read_all(process: &mut zero_storage::Process) -> std::collections::BTreeM
 
 /// Checks that the namespace's reported usage equals the sum recomputed from its entries, and
 /// returns the entries.
-pub fn assert_usage_exact(process: &mut zero_storage::Process) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub fn assert_usage_exact(process: &mut zero_storage::Bucket<'_>) -> std::collections::BTreeMap<String, Vec<u8>> {
     let all = read_all(process);
     let quota = process.quota().expect("quota");
     let bytes: u64 = all.iter().map(|(key, value)| (key.len() + value.len()) as u64).sum();

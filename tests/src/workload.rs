@@ -172,7 +172,7 @@ pub fn execute(procs: &mut [Process], seq: u64, op: &Op) -> zero_storage::Result
 pub fn read_state(procs: &mut [Process]) -> State {
     let mut state = State::new();
     for (ns, p) in procs.iter_mut().enumerate() {
-        for (key, value) in crate::assert_usage_exact(p) {
+        for (key, value) in crate::assert_usage_exact(&mut p.own()) {
             state.insert((ns, key), value);
         }
     }

@@ -31,9 +31,8 @@ fn main() -> anyhow::Result<()> {
 
     // A process for user alice may use `user:alice`, but not another app's namespace.
     let mut mail = runtime.process(ProcessIdentity::new("mail")?.with_user("alice")?)?;
-    mail.use_namespace("user:alice")?;
-    mail.set("signature", b"-- Alice", 0)?;
-    match mail.use_namespace("app:billing") {
+    mail.bucket("user:alice")?.set("signature", b"-- Alice", 0)?;
+    match mail.bucket("app:billing").map(|_| ()) {
         Err(zero_storage::Error::Storage(StorageError::PermissionDenied)) => println!("mail cannot open app:billing"),
         other => anyhow::bail!("expected permission-denied, got {other:?}"),
     }
@@ -41,8 +40,7 @@ fn main() -> anyhow::Result<()> {
     // An administrator (a system process) sees every namespace.
     let mut admin = runtime.process(ProcessIdentity::system("admin")?)?;
     for namespace in runtime.backend().namespaces()? {
-        admin.use_namespace(&namespace)?;
-        let quota = admin.quota()?;
+        let quota = admin.bucket(&namespace)?.quota()?;
         println!(
             "{:<12} {:>8} of {:>9} bytes, {:>3} keys",
             quota.namespace, quota.used_bytes, quota.quota_bytes, quota.key_count

@@ -31,10 +31,8 @@ fn the_example_host_runs_an_app_whose_data_lands_in_its_namespace() {
 
     let runtime = RuntimeBuilder::new().backend(Arc::new(FsBackend::open(data.path()).unwrap())).build().unwrap();
     let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
-    admin.use_namespace("app:notes").unwrap();
-    assert_eq!(admin.get("note/first").unwrap(), b"hello world");
-    admin.use_namespace("app:other").unwrap();
-    assert!(admin.list("", 10, None).unwrap().keys.is_empty());
+    assert_eq!(admin.bucket("app:notes").unwrap().get("note/first").unwrap(), b"hello world");
+    assert!(admin.bucket("app:other").unwrap().list("", 10, None).unwrap().keys.is_empty());
 }
 
 #[test]

@@ -2,19 +2,29 @@
 //!
 //! Runs the Zero Storage component under wasmtime and gives every *process* (an identity: name,
 //! roles, optional user) its own storage instance over a shared backend: `fs` (durable, the
-//! default for the CLI) or `memory`. It also runs app components whose `zero:storage/store`
-//! imports are served by the storage component in the app's namespace, and ships the
-//! `zero-storage` command-line tool.
+//! default for the CLI), `memory`, or `etcd` (feature `etcd`). It also runs app components
+//! whose `zero:storage/store` or `wasi:keyvalue` imports are served by the storage component in
+//! the app's namespaces, and ships the `zero-storage` command-line tool.
 //!
-//! ```no_run
+//! Two ways in:
+//! - [`Runtime`]: the whole host (engine, compile cache, instance pool, limits and deadlines).
+//!   Each [`Process`] is one storage instance; [`Runtime::run_app`] runs an app.
+//! - [`add_to_linker`]: for a wasmtime host with its own store type, the host side of the
+//!   storage component's imports as a [`ZeroStorageCtx`] and a [`ZeroStorageView`], the way
+//!   wasmtime's own host crates are added (see `examples/wasmtime-host`).
+//!
+//! ```
 //! use zero_storage::{ProcessIdentity, RuntimeBuilder};
 //!
-//! # fn main() -> anyhow::Result<()> {
-//! let runtime = RuntimeBuilder::new().fs(std::path::Path::new("zero-data"))?.build()?;
-//! let mut notes = runtime.process(ProcessIdentity::new("notes")?)?;
-//! notes.set("greeting", b"hello", 0)?;
+//! # fn main() -> zero_storage::Result<()> {
+//! // The memory backend; `.fs(dir)` keeps the data in a directory instead.
+//! let runtime = RuntimeBuilder::new().build()?;
+//! let mut notes = runtime.process(ProcessIdentity::new("notes")?.with_user("alice")?)?;
+//! notes.set("greeting", b"hello", 0)?; // in app:notes
 //! assert_eq!(notes.get("greeting")?, b"hello");
-//! println!("{:?}", notes.quota()?);
+//! notes.bucket("user:alice")?.set("theme", b"dark", 0)?;
+//! assert!(notes.bucket("app:billing").is_err()); // another app's namespace
+//! assert_eq!(notes.quota()?.key_count, 1);
 //! # Ok(())
 //! # }
 //! ```

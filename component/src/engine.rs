@@ -99,6 +99,22 @@ impl OpenNamespace {
     }
 }
 
+/// What an update read: the usage record and its version, the stored directory records of its
+/// keys, and the live entries among them.
+type Snapshot<'k> = (Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>);
+
+/// How one attempt of an update ended, short of a backend failure.
+enum Step<T> {
+    /// Committed at this version, or had nothing to write (none).
+    Committed(T, Option<u64>),
+    /// The plan or the records refused it: the caller gets this error.
+    Refused(Error),
+    /// The write would grow usage past the quota.
+    OverQuota,
+    /// Something the attempt read changed before its commit.
+    Conflict,
+}
+
 /// The engine the operations run on, for one process: its backend, its identity and clock,
 /// and what it remembers of the records it last read or wrote.
 pub(crate) struct Engine<B, I> {
@@ -147,105 +163,116 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         let mut reclaimed = false;
         // The cache holds no values.
         let mut trust_cache = values_of.is_empty();
-        'attempts: for _ in 0..MAX_ATTEMPTS {
+        for _ in 0..MAX_ATTEMPTS {
             let cached = if trust_cache { self.cached_snapshot(ns, &keys) } else { None };
             let from_cache = cached.is_some();
-            let (usage, usage_version, stored, view) = match cached {
+            let snapshot = match cached {
                 Some(snapshot) => snapshot,
                 None => self.snapshot(ns, &keys, &values_of)?,
             };
-            // A plan from the cache is only trusted if its commit succeeds (see write_cache.rs).
-            let (planned, result) = match plan(&view) {
-                Ok(planned) => planned,
-                Err(_) if from_cache => {
-                    trust_cache = false;
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            // The last write to a key wins, as if the writes were applied in order.
-            let mut last: HashMap<&str, usize> = HashMap::new();
-            for (index, write) in planned.iter().enumerate() {
-                if !keys.contains(&write.key()) {
-                    return Err(Error::Backend("internal: an update wrote a key it did not read".into()));
-                }
-                last.insert(write.key(), index);
+            let step = self.attempt(ns, &keys, snapshot, &mut plan)?;
+            // A plan from the cache counts only if its commit succeeded (see write_cache.rs):
+            // a refusal, nothing to write, a quota miss or a conflict is redone from a fresh read.
+            if from_cache && !matches!(step, Step::Committed(_, Some(_))) {
+                self.cache.forget(ns.name());
+                trust_cache = false;
+                continue;
             }
-            let mut new_usage = usage;
-            let mut mutations = Vec::with_capacity(4 * last.len() + 1);
-            for (index, write) in planned.iter().enumerate() {
-                if last.get(write.key()) != Some(&index) {
-                    continue;
+            match step {
+                Step::Committed(result, version) => return Ok((result, version)),
+                Step::Refused(error) => return Err(error),
+                Step::Conflict => self.cache.forget(ns.name()),
+                Step::OverQuota => {
+                    if !reclaimed && self.reclaim_expired(ns, self.identity.now_ms())? > 0 {
+                        reclaimed = true;
+                        continue;
+                    }
+                    return Err(Error::QuotaExceeded);
                 }
-                let key = write.key().as_bytes();
-                let old = stored.get(write.key());
-                if let Some(old) = old {
-                    let old_size = key.len() as u64 + u64::from(old.meta.value_len);
-                    let (Some(bytes), Some(keys)) =
-                        (new_usage.bytes.checked_sub(old_size), new_usage.keys.checked_sub(1))
-                    else {
-                        // From the cache this can only mean the cache is stale; from a fresh
-                        // read it means the stored records disagree.
-                        if from_cache {
-                            self.cache.forget(ns.name());
-                            trust_cache = false;
-                            continue 'attempts;
-                        }
-                        return Err(corrupt_usage());
+            }
+        }
+        Err(contended())
+    }
+
+    /// One attempt of [`Engine::update`] on `snapshot`: plans, checks the quota, and commits on
+    /// the condition that nothing in the snapshot changed. Fails only when the backend does.
+    fn attempt<'a, T>(
+        &self,
+        ns: &OpenNamespace,
+        keys: &[&'a str],
+        (usage, usage_version, stored, view): Snapshot<'a>,
+        plan: &mut impl FnMut(&View<'a>) -> Result<(Vec<Planned<'a>>, T)>,
+    ) -> Result<Step<T>> {
+        let (planned, result) = match plan(&view) {
+            Ok(planned) => planned,
+            Err(error) => return Ok(Step::Refused(error)),
+        };
+        // The last write to a key wins, as if the writes were applied in order.
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (index, write) in planned.iter().enumerate() {
+            if !keys.contains(&write.key()) {
+                return Ok(Step::Refused(Error::Backend("internal: an update wrote a key it did not read".into())));
+            }
+            last.insert(write.key(), index);
+        }
+        let mut new_usage = usage;
+        let mut mutations = Vec::with_capacity(4 * last.len() + 1);
+        for (index, write) in planned.iter().enumerate() {
+            if last.get(write.key()) != Some(&index) {
+                continue;
+            }
+            let key = write.key().as_bytes();
+            let old = stored.get(write.key());
+            if let Some(old) = old {
+                let old_size = key.len() as u64 + u64::from(old.meta.value_len);
+                let (Some(bytes), Some(keys)) = (new_usage.bytes.checked_sub(old_size), new_usage.keys.checked_sub(1))
+                else {
+                    // The stored records disagree (or, from the cache, the cache is stale).
+                    return Ok(Step::Refused(corrupt_usage()));
+                };
+                new_usage = Usage { bytes, keys };
+                if let Some(at) = old.meta.expires_at_ms {
+                    mutations.push(Mutation::Delete(layout::expiry_key(at, key)));
+                }
+            }
+            match write {
+                Planned::Delete { .. } if old.is_none() => {}
+                Planned::Delete { .. } => {
+                    mutations.push(Mutation::Delete(layout::meta_key(key)));
+                    mutations.push(Mutation::Delete(layout::data_key(key)));
+                }
+                Planned::Set { value, expires_at_ms, .. } => {
+                    let Ok(value_len) = u32::try_from(value.len()) else {
+                        return Ok(Step::Refused(Error::ValueTooLarge));
                     };
-                    new_usage = Usage { bytes, keys };
-                    if let Some(at) = old.meta.expires_at_ms {
-                        mutations.push(Mutation::Delete(layout::expiry_key(at, key)));
-                    }
-                }
-                match write {
-                    Planned::Delete { .. } if old.is_none() => {}
-                    Planned::Delete { .. } => {
-                        mutations.push(Mutation::Delete(layout::meta_key(key)));
-                        mutations.push(Mutation::Delete(layout::data_key(key)));
-                    }
-                    Planned::Set { value, expires_at_ms, .. } => {
-                        let value_len = u32::try_from(value.len()).map_err(|_| Error::ValueTooLarge)?;
-                        new_usage.bytes += key.len() as u64 + u64::from(value_len);
-                        new_usage.keys += 1;
-                        let meta = Meta { value_len, expires_at_ms: *expires_at_ms };
-                        mutations.push(Mutation::Put(layout::meta_key(key), Cow::Owned(meta.encode())));
-                        mutations.push(Mutation::Put(layout::data_key(key), Cow::Borrowed(value.as_ref())));
-                        if let Some(at) = expires_at_ms {
-                            let index_value = layout::encode_expiry_value(value_len);
-                            mutations.push(Mutation::Put(layout::expiry_key(*at, key), Cow::Owned(index_value)));
-                        }
+                    new_usage.bytes += key.len() as u64 + u64::from(value_len);
+                    new_usage.keys += 1;
+                    let meta = Meta { value_len, expires_at_ms: *expires_at_ms };
+                    mutations.push(Mutation::Put(layout::meta_key(key), Cow::Owned(meta.encode())));
+                    mutations.push(Mutation::Put(layout::data_key(key), Cow::Borrowed(value.as_ref())));
+                    if let Some(at) = expires_at_ms {
+                        let index_value = layout::encode_expiry_value(value_len);
+                        mutations.push(Mutation::Put(layout::expiry_key(*at, key), Cow::Owned(index_value)));
                     }
                 }
             }
-            if mutations.is_empty() {
-                if from_cache {
-                    trust_cache = false;
-                    continue;
-                }
-                return Ok((result, None));
-            }
-            // Writes that do not grow usage are always allowed, even over the quota.
-            if new_usage.bytes > ns.quota_bytes() && new_usage.bytes > usage.bytes {
-                if from_cache {
-                    trust_cache = false;
-                    continue;
-                }
-                if !reclaimed && self.reclaim_expired(ns, self.identity.now_ms())? > 0 {
-                    reclaimed = true;
-                    continue;
-                }
-                return Err(Error::QuotaExceeded);
-            }
-            mutations.push(Mutation::Put(USAGE_KEY.to_vec(), Cow::Owned(new_usage.encode())));
-            let mut conditions = Vec::with_capacity(keys.len() + 1);
-            conditions.push(Condition { key: USAGE_KEY.to_vec(), version: usage_version });
-            for key in &keys {
-                let version = stored.get(*key).map(|old| old.version);
-                conditions.push(Condition { key: layout::meta_key(key.as_bytes()), version });
-            }
-            let outcome = self.commit(ns, &conditions, &mutations);
-            if let Ok(CommitResult::Committed(version)) = outcome {
+        }
+        if mutations.is_empty() {
+            return Ok(Step::Committed(result, None));
+        }
+        // Writes that do not grow usage are always allowed, even over the quota.
+        if new_usage.bytes > ns.quota_bytes() && new_usage.bytes > usage.bytes {
+            return Ok(Step::OverQuota);
+        }
+        mutations.push(Mutation::Put(USAGE_KEY.to_vec(), Cow::Owned(new_usage.encode())));
+        let mut conditions = Vec::with_capacity(keys.len() + 1);
+        conditions.push(Condition { key: USAGE_KEY.to_vec(), version: usage_version });
+        for key in keys {
+            let version = stored.get(*key).map(|old| old.version);
+            conditions.push(Condition { key: layout::meta_key(key.as_bytes()), version });
+        }
+        match self.commit(ns, &conditions, &mutations) {
+            Ok(CommitResult::Committed(version)) => {
                 // Now known exactly: the usage record and every written key, at this version.
                 let written = planned.iter().enumerate().filter(|(index, write)| last.get(write.key()) == Some(index));
                 let metas = written.map(|(_, write)| match write {
@@ -256,22 +283,19 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
                     Planned::Delete { key } => (*key, Known::Absent),
                 });
                 self.cache.remember_commit(ns.name(), Known::Present(new_usage, version), metas);
-                return Ok((result, Some(version)));
+                Ok(Step::Committed(result, Some(version)))
             }
-            self.cache.forget(ns.name());
-            outcome?;
-            trust_cache = false;
+            Ok(CommitResult::Conflict(_)) => Ok(Step::Conflict),
+            Err(error) => {
+                // The commit may or may not have happened: what the cache knows may be stale.
+                self.cache.forget(ns.name());
+                Err(error)
+            }
         }
-        Err(Error::Backend("too many concurrent writers on this namespace; retry the operation".into()))
     }
 
     /// The snapshot the write cache holds for `keys`, if it knows all of them.
-    #[allow(clippy::type_complexity)]
-    fn cached_snapshot<'k>(
-        &self,
-        ns: &OpenNamespace,
-        keys: &[&'k str],
-    ) -> Option<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
+    fn cached_snapshot<'k>(&self, ns: &OpenNamespace, keys: &[&'k str]) -> Option<Snapshot<'k>> {
         let (usage, metas) = self.cache.lookup(ns.name(), keys)?;
         let mut stored = HashMap::with_capacity(keys.len());
         let mut live = HashMap::with_capacity(keys.len());
@@ -293,13 +317,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
     }
 
     /// Reads the usage record, `keys`, and the values of `values_of`, from one snapshot.
-    #[allow(clippy::type_complexity)]
-    fn snapshot<'k>(
-        &self,
-        ns: &OpenNamespace,
-        keys: &[&'k str],
-        values_of: &[&'k str],
-    ) -> Result<(Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>)> {
+    fn snapshot<'k>(&self, ns: &OpenNamespace, keys: &[&'k str], values_of: &[&'k str]) -> Result<Snapshot<'k>> {
         let mut queries = Vec::with_capacity(1 + keys.len() + values_of.len());
         queries.push(Query::Get(USAGE_KEY.to_vec()));
         queries.extend(keys.iter().map(|key| Query::Get(layout::meta_key(key.as_bytes()))));

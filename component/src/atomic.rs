@@ -7,14 +7,8 @@ use crate::backend::{BackendImport, Identity, Query};
 use crate::engine::{OpenNamespace, Planned, take_got};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta};
-use crate::limits::{ReadBudget, check_key, check_value};
+use crate::limits::{MAX_BATCH_KEYS, MAX_BATCH_VALUE_BYTES, ReadBudget, check_key, check_value};
 use crate::storage::Storage;
-
-/// The most keys one batch or transaction may name (reads and writes together).
-pub const MAX_BATCH_KEYS: usize = 1000;
-/// The most value bytes one batch or transaction may write. What one call may read is capped
-/// the same way, by [`crate::limits::MAX_READ_VALUE_BYTES`].
-pub const MAX_BATCH_VALUE_BYTES: usize = 16 << 20;
 
 /// A value with the version of the write that stored it.
 #[derive(Debug, Clone, PartialEq, Eq)]

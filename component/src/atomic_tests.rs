@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 
 use super::*;
 use crate::backend::{Answer, CommitResult, Condition, Mutation};
-use crate::limits::{MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES};
+use crate::limits::{MAX_BATCH_KEYS, MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES};
 use crate::testing::{MapBackend, TestIdentity};
 
 fn set(key: &str, value: &[u8]) -> Write {

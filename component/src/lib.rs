@@ -7,15 +7,15 @@
 //! built natively, the same logic is unit-tested and shared with the host (limits, namespace
 //! names).
 
-pub mod atomic;
+mod atomic;
 pub mod backend;
 pub mod cursor;
 mod engine;
-pub mod error;
+mod error;
 pub mod layout;
 pub mod limits;
 pub mod namespace;
-pub mod storage;
+mod storage;
 mod write_cache;
 
 #[cfg(target_arch = "wasm32")]

@@ -10,11 +10,16 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The largest page `list` returns; larger limits are clamped to it.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// The most keys one batch or transaction may name (reads and writes together).
+pub const MAX_BATCH_KEYS: usize = 1000;
+/// The most value bytes one batch or transaction may write. What one call may read is capped
+/// the same way, by [`MAX_READ_VALUE_BYTES`].
+pub const MAX_BATCH_VALUE_BYTES: usize = 16 << 20;
 /// The most stored value bytes one call may read: what one `get-many` returns (a key named
 /// twice counts twice), and the values one `transact` compares for its `value-equals`
 /// preconditions. 1000 keys of 1 MiB would otherwise build a 1000 MiB answer inside the
 /// storage instance, which shares the app's memory limit. The write-side twin is
-/// [`crate::atomic::MAX_BATCH_VALUE_BYTES`].
+/// [`MAX_BATCH_VALUE_BYTES`].
 pub const MAX_READ_VALUE_BYTES: usize = 16 << 20;
 
 /// Checks that `key` is a valid key: 1 to [`MAX_KEY_BYTES`] bytes.

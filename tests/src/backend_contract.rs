@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 
 use zero_storage::backend::{Answer, Backend, CommitResult, Condition, Entry, Mutation, Query};
-use zero_storage_component::atomic::MAX_BATCH_KEYS;
+use zero_storage_component::limits::MAX_BATCH_KEYS;
 use zero_storage_component::limits::{MAX_KEY_BYTES, MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES};
 
 use crate::Rng;

@@ -29,8 +29,8 @@ use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, KvClient, LeaseClient, PutOptions,
     TlsOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
-use zero_storage_component::atomic::MAX_BATCH_KEYS;
 use zero_storage_component::layout::prefix_end;
+use zero_storage_component::limits::MAX_BATCH_KEYS;
 use zero_storage_component::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
 use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};

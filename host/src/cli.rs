@@ -3,9 +3,12 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use zero_storage::backend::FsBackend;
 use zero_storage::{AppExit, Bucket, Config, Process, ProcessIdentity, Runtime, RuntimeBuilder};
 use zero_storage_component::limits::MAX_VALUE_BYTES;
 
@@ -28,6 +31,10 @@ struct Global {
     /// Data directory of the fs backend.
     #[arg(long, global = true, env = "ZERO_STORAGE_DATA", default_value = "zero-data")]
     data: PathBuf,
+    /// How many seconds to wait for the data directory while another zero-storage process has
+    /// it open (a `run` holds it until its app ends) before giving up; 0 = do not wait.
+    #[arg(long, global = true, value_name = "SECS", env = "ZERO_STORAGE_LOCK_WAIT_SECS", default_value_t = 10)]
+    lock_wait: u64,
     /// Where data lives: `fs` (durable, in --data), `memory` (gone when the command ends) or
     /// `etcd` (a cluster shared by many hosts, at --etcd-endpoints; needs the `etcd` feature).
     #[arg(long, global = true, value_enum, default_value_t = BackendKind::Fs)]
@@ -188,7 +195,10 @@ fn runtime(global: &Global) -> anyhow::Result<Runtime> {
     // One command runs one or two processes: reserving a pool would cost more than it saves.
     let builder = RuntimeBuilder::new().config(config).instance_pool(None);
     let builder = match global.backend {
-        BackendKind::Fs => builder.fs(&global.data)?,
+        // Wait for the lock: short commands run in parallel on one directory take turns.
+        BackendKind::Fs => {
+            builder.backend(Arc::new(FsBackend::open_waiting(&global.data, Duration::from_secs(global.lock_wait))?))
+        }
         BackendKind::Memory => builder,
         BackendKind::Etcd => builder.backend(etcd_backend(global)?),
     };
@@ -196,7 +206,7 @@ fn runtime(global: &Global) -> anyhow::Result<Runtime> {
 }
 
 #[cfg(feature = "etcd")]
-fn etcd_backend(global: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_storage::backend::Backend>> {
+fn etcd_backend(global: &Global) -> anyhow::Result<Arc<dyn zero_storage::backend::Backend>> {
     use zero_storage::backend::{EtcdBackend, EtcdOptions};
     let mut options = EtcdOptions::new(EtcdOptions::parse_endpoints(&global.etcd_endpoints));
     options.prefix = global.etcd_prefix.clone();
@@ -215,11 +225,11 @@ fn etcd_backend(global: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_stora
     } else if global.etcd_cert.is_some() {
         bail!("--etcd-cert needs --etcd-ca, the CA that signed the etcd members' certificates");
     }
-    Ok(std::sync::Arc::new(EtcdBackend::connect(options)?))
+    Ok(Arc::new(EtcdBackend::connect(options)?))
 }
 
 #[cfg(not(feature = "etcd"))]
-fn etcd_backend(_: &Global) -> anyhow::Result<std::sync::Arc<dyn zero_storage::backend::Backend>> {
+fn etcd_backend(_: &Global) -> anyhow::Result<Arc<dyn zero_storage::backend::Backend>> {
     bail!(
         "this zero-storage was built without the etcd backend: build it with \
          `cargo build --release -p zero-storage --features etcd` (needs protoc: apt-get install protobuf-compiler)"

@@ -10,10 +10,13 @@
 //! within one. `counters` holds the last version stamped. A commit is one redb write
 //! transaction with `Durability::Immediate`: it is on disk (fsync) before `commit` returns, and a
 //! crash at any point leaves either all of it or none of it. redb locks the file, so a second
-//! process that opens the same data directory gets a clear "in use" error.
+//! process that opens the same data directory gets a clear "in use" error: at once from
+//! [`FsBackend::open`], or once the holder has kept it for longer than the caller will wait, from
+//! [`FsBackend::open_waiting`].
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
@@ -30,6 +33,12 @@ const LAST_VERSION: &str = "last-version";
 /// redb's page cache. redb's default (1 GiB) lets a big data set fill the host's memory; the
 /// kernel's page cache still serves what falls out of this one.
 const CACHE_BYTES: usize = 64 << 20;
+/// The first pause of [`FsBackend::open_waiting`] between two attempts; each pause doubles, up to
+/// [`MAX_RETRY_PAUSE`]. Short at first because a short command holds the lock for tens of
+/// milliseconds; capped so a waiter notices the release soon without spinning.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(5);
+/// The longest pause of [`FsBackend::open_waiting`] between two attempts.
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "zero-storage.redb";
 
@@ -41,19 +50,41 @@ pub struct FsBackend {
 }
 
 impl FsBackend {
-    /// Opens the data directory `dir`, creating it if needed.
+    /// Opens the data directory `dir`, creating it if needed. If another process (or another
+    /// `FsBackend` in this one) has it open, this fails at once with an "in use" error; see
+    /// [`FsBackend::open_waiting`] to wait for it instead.
     pub fn open(dir: &Path) -> Result<Self, BackendError> {
+        Self::open_waiting(dir, Duration::ZERO)
+    }
+
+    /// Opens the data directory `dir` like [`FsBackend::open`], but while another process has it
+    /// open, tries again (after pauses of 5 ms growing to 50 ms, never spinning) until `timeout`
+    /// has passed, then fails with the "in use" error. This is how short commands run in
+    /// parallel on one directory take turns. Only "in use" is retried: any other failure is
+    /// returned at once.
+    pub fn open_waiting(dir: &Path, timeout: Duration) -> Result<Self, BackendError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BackendError(format!("cannot create data directory {}: {e}", dir.display())))?;
         let path = dir.join(DATABASE_FILE);
-        let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => BackendError(format!(
-                "data directory {} is in use by another zero-storage process; stop it or use another --data directory",
-                dir.display()
-            )),
-            other => BackendError(format!("cannot open the database in {}: {other}", dir.display())),
-        })?;
-        Ok(FsBackend { db, path, group: GroupCommit::default() })
+        // A timeout too long to add to the clock waits for as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
+        let mut pause = FIRST_RETRY_PAUSE;
+        loop {
+            match redb::Builder::new().set_cache_size(CACHE_BYTES).create(&path) {
+                Ok(db) => return Ok(FsBackend { db, path, group: GroupCommit::default() }),
+                Err(DatabaseError::DatabaseAlreadyOpen) => {
+                    let left = deadline.map_or(MAX_RETRY_PAUSE, |d| d.saturating_duration_since(Instant::now()));
+                    if left.is_zero() {
+                        return Err(in_use(dir, timeout));
+                    }
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                Err(other) => {
+                    return Err(BackendError(format!("cannot open the database in {}: {other}", dir.display())));
+                }
+            }
+        }
     }
 
     /// A backend over any redb storage (not a data directory): how crash tests put a storage
@@ -70,6 +101,17 @@ impl FsBackend {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The error for a data directory that another process still holds after `waited`: what holds it
+/// and what to do.
+fn in_use(dir: &Path, waited: Duration) -> BackendError {
+    let waited = if waited.is_zero() { String::new() } else { format!(" (waited {waited:?})") };
+    BackendError(format!(
+        "data directory {} is in use by another zero-storage process{waited}; a `zero-storage run` \
+         holds it until its app ends: wait for that process to finish or stop it, or use another --data directory",
+        dir.display()
+    ))
 }
 
 /// Turns a redb failure into a message that names no path.

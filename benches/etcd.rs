@@ -12,10 +12,12 @@ use std::time::Instant;
 
 use zero_storage::backend::{Backend, FsBackend, Mutation, Query};
 use zero_storage::{ProcessIdentity, Runtime, RuntimeBuilder};
-use zero_storage_benches::{header, key, report, time};
+use zero_storage_benches::{Timing, header, key, report, stamped, time_interleaved};
 use zero_storage_tests::etcd::EtcdCluster;
 
-const VALUE: [u8; 100] = [7; 100];
+/// Values are 100 bytes; every timed write stores one no earlier write stored ([`stamped`]), so
+/// no engine can skip it as unchanged.
+const VALUE_BYTES: usize = 100;
 
 fn runtime(backend: Arc<dyn Backend>) -> Runtime {
     RuntimeBuilder::new().backend(backend).build().unwrap()
@@ -28,19 +30,28 @@ fn main() {
     let etcd: Arc<dyn Backend> = Arc::new(cluster.backend());
 
     let raw = cluster.backend();
-    let raw_put = time(3, 200, |i| {
-        raw.commit("app:raw", &[], vec![Mutation::Put(key(i).into_bytes(), Cow::Borrowed(&VALUE[..]))]).unwrap();
-    });
-    let raw_get =
-        time(5, 1000, |i| drop(std::hint::black_box(raw.read("app:raw", &[Query::Get(key(i).into_bytes())]).unwrap())));
-
     let (fs_runtime, etcd_runtime) = (runtime(fs.clone()), runtime(etcd.clone()));
     let identity = || ProcessIdentity::new("bench").unwrap();
     let (mut on_fs, mut on_etcd) = (fs_runtime.process(identity()).unwrap(), etcd_runtime.process(identity()).unwrap());
-    let fs_set = time(3, 200, |i| on_fs.set(&key(i), &VALUE, 0).unwrap());
-    let etcd_set = time(3, 200, |i| on_etcd.set(&key(i), &VALUE, 0).unwrap());
-    let fs_get = time(5, 1000, |i| drop(std::hint::black_box(on_fs.get(&key(i)).unwrap())));
-    let etcd_get = time(5, 1000, |i| drop(std::hint::black_box(on_etcd.get(&key(i)).unwrap())));
+
+    // Rounds interleave the three, so the cluster settling or the disk's sync cost drifting
+    // hits all of them alike (the bare put used to run alone, first, on a fresh cluster).
+    let mut sets: [Box<dyn FnMut(usize) + '_>; 3] = [
+        Box::new(|i| {
+            let value = stamped::<VALUE_BYTES>(i);
+            raw.commit("app:raw", &[], vec![Mutation::Put(key(i).into_bytes(), Cow::Borrowed(&value[..]))]).unwrap();
+        }),
+        Box::new(|i| on_etcd.set(&key(i), &stamped::<VALUE_BYTES>(i), 0).unwrap()),
+        Box::new(|i| on_fs.set(&key(i), &stamped::<VALUE_BYTES>(i), 0).unwrap()),
+    ];
+    let [raw_put, etcd_set, fs_set] = timings(time_interleaved(3, 200, &mut sets, |set, i| set(i)));
+    drop(sets);
+    let mut gets: [Box<dyn FnMut(usize) + '_>; 3] = [
+        Box::new(|i| drop(std::hint::black_box(raw.read("app:raw", &[Query::Get(key(i).into_bytes())]).unwrap()))),
+        Box::new(|i| drop(std::hint::black_box(on_etcd.get(&key(i)).unwrap()))),
+        Box::new(|i| drop(std::hint::black_box(on_fs.get(&key(i)).unwrap()))),
+    ];
+    let [raw_get, etcd_get, fs_get] = timings(time_interleaved(5, 1000, &mut gets, |get, i| get(i)));
 
     header("etcd backend (3 members on loopback) beside fs, per operation, 16 B keys, 100 B values");
     report("set: etcd backend alone (one Txn put)", &raw_put, None);
@@ -60,6 +71,11 @@ fn main() {
     }
 }
 
+/// The timings of the three subjects, in order.
+fn timings(timings: Vec<Timing>) -> [Timing; 3] {
+    timings.try_into().expect("one timing per subject")
+}
+
 /// Writes per second with `writers` threads, each its own process in its own namespace.
 fn throughput(runtime: &Runtime, writers: usize) -> f64 {
     let per_writer = 1600 / writers;
@@ -69,7 +85,7 @@ fn throughput(runtime: &Runtime, writers: usize) -> f64 {
             scope.spawn(move || {
                 let mut process = runtime.process(ProcessIdentity::new(&format!("writer{w}")).unwrap()).unwrap();
                 for i in 0..per_writer {
-                    process.set(&format!("w{w}-{}", key(i)), &VALUE, 0).unwrap();
+                    process.set(&format!("w{w}-{}", key(i)), &stamped::<VALUE_BYTES>(i), 0).unwrap();
                 }
             });
         }

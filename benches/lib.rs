@@ -17,11 +17,15 @@ pub struct Timing {
 }
 
 /// Runs `op` `ops` times per round for `rounds` rounds (after one warm-up round).
+///
+/// `op` gets the iteration's number counted across all rounds, the warm-up included
+/// (`round * ops + i`), so a write can store a value that no earlier iteration stored.
 pub fn time(rounds: usize, ops: usize, mut op: impl FnMut(usize)) -> Timing {
     time_with_setup(rounds, ops, &mut (), |_| {}, |_, i| op(i))
 }
 
-/// Like [`time`], with an untimed `setup` of `state` before each round.
+/// Like [`time`], with an untimed `setup` of `state` before each round; `op` gets the same
+/// global iteration number.
 pub fn time_with_setup<S: ?Sized>(
     rounds: usize,
     ops: usize,
@@ -34,13 +38,37 @@ pub fn time_with_setup<S: ?Sized>(
         setup(state);
         let start = Instant::now();
         for i in 0..ops {
-            op(state, i);
+            op(state, round * ops + i);
         }
         if round > 0 {
             per_op.push(start.elapsed().as_nanos() as f64 / ops as f64);
         }
     }
     summarize(per_op)
+}
+
+/// Like [`time`] for several subjects side by side: each round times `op` `ops` times on every
+/// one of `subjects` in turn, so drift during the run (a disk's sync cost, a cluster settling,
+/// another build on the cores) falls on all of them alike. One timing per subject, in order.
+pub fn time_interleaved<S>(
+    rounds: usize,
+    ops: usize,
+    subjects: &mut [S],
+    mut op: impl FnMut(&mut S, usize),
+) -> Vec<Timing> {
+    let mut per_op: Vec<Vec<f64>> = subjects.iter().map(|_| Vec::with_capacity(rounds)).collect();
+    for round in 0..=rounds {
+        for (subject, samples) in subjects.iter_mut().zip(&mut per_op) {
+            let start = Instant::now();
+            for i in 0..ops {
+                op(subject, round * ops + i);
+            }
+            if round > 0 {
+                samples.push(start.elapsed().as_nanos() as f64 / ops as f64);
+            }
+        }
+    }
+    per_op.into_iter().map(summarize).collect()
 }
 
 /// Median and spread of per-operation samples.
@@ -101,6 +129,19 @@ pub fn guest_wasm() -> Vec<u8> {
 /// The 16-byte key `i` (of 100) used by every peer, as the guest formats it.
 pub fn key(i: usize) -> String {
     format!("key-{:012}", i % 100)
+}
+
+/// An `N`-byte value that differs for every `n`: `n` in its first 8 bytes, then filler.
+///
+/// A durable write must store one of these: an engine may skip a write that changes nothing
+/// (SQLite commits an `INSERT OR REPLACE` of an identical row without writing its log or
+/// syncing), and a bench that rewrites the same value would time that skip, not a commit.
+pub fn stamped<const N: usize>(n: usize) -> [u8; N] {
+    let mut value = [7u8; N];
+    let stamp = (n as u64).to_le_bytes();
+    let len = stamp.len().min(N);
+    value[..len].copy_from_slice(&stamp[..len]);
+    value
 }
 
 /// The resident memory of this process, in bytes (Linux).

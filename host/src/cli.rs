@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use zero_storage::backend::FsBackend;
-use zero_storage::{AppExit, Bucket, Config, Process, ProcessIdentity, Runtime, RuntimeBuilder};
+use zero_storage::{AppExit, Bucket, Config, Process, ProcessIdentity, Runtime, RuntimeBuilder, Service};
 use zero_storage_component::limits::MAX_VALUE_BYTES;
 
 /// Exit code for a missing key, so scripts can tell it from other failures.
@@ -173,6 +173,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Serve the data to other processes on a Unix socket (the Storage Service, PROTOCOL.md)
+    /// until SIGTERM or SIGINT.
+    Serve {
+        /// The socket to listen on [default: zero-storage.sock in the data directory].
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line, runs the command and turns failures into one line on stderr.
@@ -328,6 +335,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             argv.extend(args);
             let AppExit::Exited(code) = runtime.run_app(identity, &bytes, &argv)?;
             return Ok(ExitCode::from(code.clamp(0, 255) as u8));
+        }
+        Command::Serve { socket } => {
+            let socket = match socket {
+                Some(socket) => socket,
+                None => {
+                    // The memory and etcd backends do not create the data directory.
+                    std::fs::create_dir_all(&cli.global.data)
+                        .with_context(|| format!("cannot create {}", cli.global.data.display()))?;
+                    cli.global.data.join(zero_storage::DEFAULT_SOCKET_NAME)
+                }
+            };
+            let service = Service::bind(runtime, &socket)?;
+            println!("zero-storage: listening on {}", service.path().display());
+            service.run()?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -6,9 +6,12 @@
 //! whose `zero:storage/store` or `wasi:keyvalue` imports are served by the storage component in
 //! the app's namespaces, and ships the `zero-storage` command-line tool.
 //!
-//! Two ways in:
+//! Three ways in:
 //! - [`Runtime`]: the whole host (engine, compile cache, instance pool, limits and deadlines).
 //!   Each [`Process`] is one storage instance; [`Runtime::run_app`] runs an app.
+//! - [`Service`]: the Storage Service, a runtime served on a Unix socket to other processes
+//!   (`zero-storage serve`), which talk to it with [`protocol::ServiceClient`] or any client written
+//!   from `PROTOCOL.md`.
 //! - [`add_to_linker`]: for a wasmtime host with its own store type, the host side of the
 //!   storage component's imports as a [`ZeroStorageCtx`] and a [`ZeroStorageView`], the way
 //!   wasmtime's own host crates are added (see `examples/wasmtime-host`).
@@ -39,6 +42,7 @@ mod identity;
 mod link;
 mod process;
 mod runtime;
+mod service;
 mod store;
 
 pub use app::{AppExit, AppInstance, AppShape, classify, compose, prepare};
@@ -49,4 +53,8 @@ pub use identity::ProcessIdentity;
 pub use link::{STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder, ZeroStorageView, add_to_linker};
 pub use process::{Bucket, ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
 pub use runtime::{DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder};
+pub use service::{DEFAULT_SOCKET_NAME, FRAME_TIMEOUT, MAX_CONNECTIONS, Service, WRITE_TIMEOUT};
 pub use zero_storage_component::Error as StorageError;
+/// The Storage Service's wire protocol (`PROTOCOL.md`), with its blocking client
+/// (`protocol::ServiceClient`).
+pub use zero_storage_protocol as protocol;

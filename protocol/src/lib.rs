@@ -13,6 +13,7 @@
 //!   back; hostile bytes give a [`DecodeError`], never a panic.
 //! - A request that cannot be decoded is answered with the generic error frame
 //!   ([`ErrorResponse`], tag [`MSG_ERROR`]) and the connection stays usable.
+//! - [`ServiceClient`] is a small blocking client over the service's Unix socket.
 //!
 //! A client sends a request, the service answers it:
 //!
@@ -50,6 +51,7 @@
 #![deny(missing_docs)]
 
 mod bytes;
+mod client;
 mod codec;
 mod convert;
 mod frame;
@@ -57,6 +59,7 @@ mod limits;
 mod messages;
 mod tags;
 
+pub use client::{ClientError, ServiceClient};
 pub use codec::{DecodeError, Request, Response};
 pub use frame::{Frame, FrameDecoder, FrameTooLarge};
 pub use limits::{HEADER_LEN, MAX_FRAME_PAYLOAD};

@@ -158,7 +158,10 @@ pub fn examples() -> Vec<Example> {
             Request::List(StorageListRequest { prefix: String::new(), limit: 10, cursor: Some("x".into()) }),
             Response::Error(ErrorResponse {
                 request_tag: MSG_STORAGE_LIST,
-                message: StorageError::InvalidArgument("the cursor was not returned by list".into()).to_string(),
+                message: StorageError::InvalidArgument(
+                    "the cursor is malformed; pass back a next-cursor from list unchanged".into(),
+                )
+                .to_string(),
             }),
         ),
         Example { title: "an unknown tag", request: raw(0x7030, &[]), answer: error_for(0x7030, &[]) },

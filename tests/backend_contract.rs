@@ -81,17 +81,32 @@ fn fails(check: Check, backend: impl Backend) -> bool {
     catch_unwind(AssertUnwindSafe(|| check(&backend))).is_err()
 }
 
-/// Answers each query of a read with a read of its own, pausing in between: no snapshot.
-struct OneQueryAtATime(MemoryBackend);
+type ReadFn = fn(&MemoryBackend, &str, &[Query]) -> Result<Vec<Answer>, BackendError>;
+type CommitFn = for<'m> fn(&MemoryBackend, &str, &[Condition], Vec<Mutation<'m>>) -> Result<CommitResult, BackendError>;
 
-impl Backend for OneQueryAtATime {
+/// The memory backend with its read or its commit replaced, to break one rule on purpose.
+struct Broken {
+    inner: MemoryBackend,
+    read: Option<ReadFn>,
+    commit: Option<CommitFn>,
+}
+
+impl Broken {
+    fn reading(read: ReadFn) -> Self {
+        Broken { inner: MemoryBackend::new(), read: Some(read), commit: None }
+    }
+
+    fn committing(commit: CommitFn) -> Self {
+        Broken { inner: MemoryBackend::new(), read: None, commit: Some(commit) }
+    }
+}
+
+impl Backend for Broken {
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
-        let mut answers = Vec::with_capacity(queries.len());
-        for query in queries {
-            answers.extend(self.0.read(namespace, std::slice::from_ref(query))?);
-            std::thread::sleep(Duration::from_micros(20));
+        match self.read {
+            Some(read) => read(&self.inner, namespace, queries),
+            None => self.inner.read(namespace, queries),
         }
-        Ok(answers)
     }
 
     fn commit(
@@ -100,138 +115,102 @@ impl Backend for OneQueryAtATime {
         conditions: &[Condition],
         mutations: Vec<Mutation<'_>>,
     ) -> Result<CommitResult, BackendError> {
-        self.0.commit(ns, conditions, mutations)
+        match self.commit {
+            Some(commit) => commit(&self.inner, ns, conditions, mutations),
+            None => self.inner.commit(ns, conditions, mutations),
+        }
     }
 
     fn namespaces(&self) -> Result<Vec<String>, BackendError> {
-        self.0.namespaces()
+        self.inner.namespaces()
     }
+}
+
+/// Answers each query of a read with a read of its own, pausing in between: no snapshot.
+fn one_query_at_a_time(inner: &MemoryBackend, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
+    let mut answers = Vec::with_capacity(queries.len());
+    for query in queries {
+        answers.extend(inner.read(namespace, std::slice::from_ref(query))?);
+        std::thread::sleep(Duration::from_micros(20));
+    }
+    Ok(answers)
 }
 
 /// Checks the conditions with a read of their own, then commits without them: a window in
 /// which another commit slips in.
-struct CheckThenCommit(MemoryBackend);
-
-impl Backend for CheckThenCommit {
-    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
-        self.0.read(namespace, queries)
-    }
-
-    fn commit(
-        &self,
-        ns: &str,
-        conditions: &[Condition],
-        mutations: Vec<Mutation<'_>>,
-    ) -> Result<CommitResult, BackendError> {
-        let queries: Vec<Query> = conditions.iter().map(|c| Query::Get(c.key.clone())).collect();
-        for (index, (condition, answer)) in conditions.iter().zip(self.0.read(ns, &queries)?).enumerate() {
-            let Answer::Got(current) = answer else { unreachable!("a get answers with got") };
-            if current.map(|entry| entry.version) != condition.version {
-                return Ok(CommitResult::Conflict(index as u32));
-            }
+fn check_then_commit(
+    inner: &MemoryBackend,
+    ns: &str,
+    conditions: &[Condition],
+    mutations: Vec<Mutation<'_>>,
+) -> Result<CommitResult, BackendError> {
+    let queries: Vec<Query> = conditions.iter().map(|c| Query::Get(c.key.clone())).collect();
+    for (index, (condition, answer)) in conditions.iter().zip(inner.read(ns, &queries)?).enumerate() {
+        let Answer::Got(current) = answer else { unreachable!("a get answers with got") };
+        if current.map(|entry| entry.version) != condition.version {
+            return Ok(CommitResult::Conflict(index as u32));
         }
-        std::thread::sleep(Duration::from_micros(200));
-        self.0.commit(ns, &[], mutations)
     }
-
-    fn namespaces(&self) -> Result<Vec<String>, BackendError> {
-        self.0.namespaces()
-    }
+    std::thread::sleep(Duration::from_micros(200));
+    inner.commit(ns, &[], mutations)
 }
 
 /// Reads a scan limit of 0 as "no limit", as etcd's range requests do.
-struct ZeroLimitIsNoLimit(MemoryBackend);
-
-impl Backend for ZeroLimitIsNoLimit {
-    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
-        let unlimited = |query: &Query| match query {
-            Query::Scan { start, end, limit: 0, keys_only } => {
-                Query::Scan { start: start.clone(), end: end.clone(), limit: u32::MAX, keys_only: *keys_only }
-            }
-            other => other.clone(),
-        };
-        self.0.read(namespace, &queries.iter().map(unlimited).collect::<Vec<_>>())
-    }
-
-    fn commit(
-        &self,
-        ns: &str,
-        conditions: &[Condition],
-        mutations: Vec<Mutation<'_>>,
-    ) -> Result<CommitResult, BackendError> {
-        self.0.commit(ns, conditions, mutations)
-    }
-
-    fn namespaces(&self) -> Result<Vec<String>, BackendError> {
-        self.0.namespaces()
-    }
+fn zero_limit_is_no_limit(
+    inner: &MemoryBackend,
+    namespace: &str,
+    queries: &[Query],
+) -> Result<Vec<Answer>, BackendError> {
+    let unlimited = |query: &Query| match query {
+        Query::Scan { start, end, limit: 0, keys_only } => {
+            Query::Scan { start: start.clone(), end: end.clone(), limit: u32::MAX, keys_only: *keys_only }
+        }
+        other => other.clone(),
+    };
+    inner.read(namespace, &queries.iter().map(unlimited).collect::<Vec<_>>())
 }
 
 /// Takes a condition on version 0 to mean "absent", as an etcd `mod_revision == 0` compare does.
-struct VersionZeroIsAbsent(MemoryBackend);
-
-impl Backend for VersionZeroIsAbsent {
-    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
-        self.0.read(namespace, queries)
-    }
-
-    fn commit(
-        &self,
-        ns: &str,
-        conditions: &[Condition],
-        mutations: Vec<Mutation<'_>>,
-    ) -> Result<CommitResult, BackendError> {
-        let conditions: Vec<Condition> = conditions
-            .iter()
-            .map(|c| Condition { key: c.key.clone(), version: c.version.filter(|version| *version != 0) })
-            .collect();
-        self.0.commit(ns, &conditions, mutations)
-    }
-
-    fn namespaces(&self) -> Result<Vec<String>, BackendError> {
-        self.0.namespaces()
-    }
+fn version_zero_is_absent(
+    inner: &MemoryBackend,
+    ns: &str,
+    conditions: &[Condition],
+    mutations: Vec<Mutation<'_>>,
+) -> Result<CommitResult, BackendError> {
+    let conditions: Vec<Condition> = conditions
+        .iter()
+        .map(|c| Condition { key: c.key.clone(), version: c.version.filter(|version| *version != 0) })
+        .collect();
+    inner.commit(ns, &conditions, mutations)
 }
 
 /// Applies only the first of several mutations of one key.
-struct FirstMutationWins(MemoryBackend);
-
-impl Backend for FirstMutationWins {
-    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
-        self.0.read(namespace, queries)
-    }
-
-    fn commit(
-        &self,
-        ns: &str,
-        conditions: &[Condition],
-        mutations: Vec<Mutation<'_>>,
-    ) -> Result<CommitResult, BackendError> {
-        let mut seen = std::collections::HashSet::new();
-        let firsts: Vec<Mutation<'_>> = mutations
-            .into_iter()
-            .filter(|mutation| {
-                let (Mutation::Put(key, _) | Mutation::Delete(key)) = mutation;
-                seen.insert(key.clone())
-            })
-            .map(|mutation| match mutation {
-                Mutation::Put(key, value) => Mutation::Put(key, Cow::Owned(value.into_owned())),
-                other => other,
-            })
-            .collect();
-        self.0.commit(ns, conditions, firsts)
-    }
-
-    fn namespaces(&self) -> Result<Vec<String>, BackendError> {
-        self.0.namespaces()
-    }
+fn first_mutation_wins(
+    inner: &MemoryBackend,
+    ns: &str,
+    conditions: &[Condition],
+    mutations: Vec<Mutation<'_>>,
+) -> Result<CommitResult, BackendError> {
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<Mutation<'_>> = mutations
+        .into_iter()
+        .filter(|mutation| {
+            let (Mutation::Put(key, _) | Mutation::Delete(key)) = mutation;
+            seen.insert(key.clone())
+        })
+        .map(|mutation| match mutation {
+            Mutation::Put(key, value) => Mutation::Put(key, Cow::Owned(value.into_owned())),
+            other => other,
+        })
+        .collect();
+    inner.commit(ns, conditions, firsts)
 }
 
 #[test]
 fn the_snapshot_check_fails_a_backend_that_reads_each_query_separately() {
     assert!(fails(
         backend_contract::a_read_answers_every_query_from_one_snapshot_while_another_thread_commits,
-        OneQueryAtATime(MemoryBackend::new())
+        Broken::reading(one_query_at_a_time)
     ));
 }
 
@@ -239,20 +218,20 @@ fn the_snapshot_check_fails_a_backend_that_reads_each_query_separately() {
 fn the_increment_check_fails_a_backend_that_checks_conditions_apart_from_its_commit() {
     assert!(fails(
         backend_contract::concurrent_conditional_commits_lose_no_update,
-        CheckThenCommit(MemoryBackend::new())
+        Broken::committing(check_then_commit)
     ));
 }
 
 #[test]
 fn the_limit_0_check_fails_a_backend_that_reads_limit_0_as_no_limit() {
-    assert!(fails(backend_contract::a_scan_with_limit_0_returns_nothing, ZeroLimitIsNoLimit(MemoryBackend::new())));
+    assert!(fails(backend_contract::a_scan_with_limit_0_returns_nothing, Broken::reading(zero_limit_is_no_limit)));
 }
 
 #[test]
 fn the_version_condition_check_fails_a_backend_that_reads_version_0_as_absent() {
     assert!(fails(
         backend_contract::a_version_condition_holds_only_for_the_current_version,
-        VersionZeroIsAbsent(MemoryBackend::new())
+        Broken::committing(version_zero_is_absent)
     ));
 }
 
@@ -260,7 +239,7 @@ fn the_version_condition_check_fails_a_backend_that_reads_version_0_as_absent() 
 fn the_last_mutation_check_fails_a_backend_where_the_first_mutation_wins() {
     assert!(fails(
         backend_contract::the_last_mutation_of_a_key_in_one_commit_wins,
-        FirstMutationWins(MemoryBackend::new())
+        Broken::committing(first_mutation_wins)
     ));
 }
 
@@ -269,19 +248,19 @@ fn the_broken_backends_pass_the_checks_they_are_not_broken_for() {
     // So each failure above is the check's doing, not a wrapper that breaks everything.
     assert!(!fails(
         backend_contract::binary_keys_and_values_round_trip_unchanged,
-        OneQueryAtATime(MemoryBackend::new())
+        Broken::reading(one_query_at_a_time)
     ));
-    assert!(!fails(backend_contract::a_conflicting_commit_applies_nothing, CheckThenCommit(MemoryBackend::new())));
+    assert!(!fails(backend_contract::a_conflicting_commit_applies_nothing, Broken::committing(check_then_commit)));
     assert!(!fails(
         backend_contract::a_scan_returns_the_first_limit_entries_of_its_range,
-        ZeroLimitIsNoLimit(MemoryBackend::new())
+        Broken::reading(zero_limit_is_no_limit)
     ));
     assert!(!fails(
         backend_contract::a_conflict_names_the_first_failing_condition,
-        VersionZeroIsAbsent(MemoryBackend::new())
+        Broken::committing(version_zero_is_absent)
     ));
     assert!(!fails(
         backend_contract::deleting_an_absent_key_commits_and_changes_nothing,
-        FirstMutationWins(MemoryBackend::new())
+        Broken::committing(first_mutation_wins)
     ));
 }

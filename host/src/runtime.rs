@@ -11,7 +11,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::app::{self, AppExit, AppInstance, Launcher};
 use crate::backend::{Backend, FsBackend};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
@@ -22,9 +22,9 @@ use crate::store::{EPOCH_TICK, HostState, STORAGE_CALL_DEADLINE, STORAGE_MEMORY_
 
 /// Configures and builds a [`Runtime`].
 pub struct RuntimeBuilder {
-    backend: Option<Arc<dyn Backend>>,
+    /// The backend and the clock; the quotas come from `config` at `build`.
+    storage: ZeroStorageCtxBuilder,
     config: Config,
-    clock: Arc<dyn Clock>,
     cache_dir: Option<PathBuf>,
     instance_pool: Option<u32>,
 }
@@ -32,9 +32,8 @@ pub struct RuntimeBuilder {
 impl Default for RuntimeBuilder {
     fn default() -> Self {
         RuntimeBuilder {
-            backend: None,
+            storage: ZeroStorageCtxBuilder::new(),
             config: Config::default(),
-            clock: Arc::new(SystemClock),
             cache_dir: crate::cache::default_cache_dir(),
             instance_pool: Some(DEFAULT_MAX_INSTANCES),
         }
@@ -50,7 +49,7 @@ impl RuntimeBuilder {
 
     /// Keeps data in `backend`.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
-        self.backend = Some(backend);
+        self.storage = self.storage.backend(backend);
         self
     }
 
@@ -67,7 +66,7 @@ impl RuntimeBuilder {
 
     /// Measures time to live against `clock`.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.storage = self.storage.clock(clock);
         self
     }
 
@@ -105,17 +104,14 @@ impl RuntimeBuilder {
         link::add_to_linker(&mut linker, HostState::view).map_err(Error::Runtime)?;
         // Export lookups are resolved once here, not on every process start.
         let storage_pre = linker.instantiate_pre(&component).and_then(StoragePre::new).map_err(Error::Runtime)?;
-        let mut storage = ZeroStorageCtxBuilder::new().quotas(self.config.quotas.clone()).clock(self.clock);
-        if let Some(backend) = self.backend {
-            storage = storage.backend(backend);
-        }
+        let storage = self.storage.quotas(self.config.quotas.clone()).build();
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 storage_pre,
-                storage: storage.build(),
+                storage,
                 config: self.config,
                 cache_dir: self.cache_dir,
                 _ticker: ticker,

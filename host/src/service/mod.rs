@@ -170,8 +170,10 @@ impl Service {
         let session = Session::new(self.runtime.clone(), peer.to_string());
         let worker = connections.clone();
         let spawned = std::thread::Builder::new().name(format!("zero-storage-conn-{id}")).spawn(move || {
+            // Deregisters the connection even if serving it panics, so its slot and its
+            // descriptor are never lost and shutdown does not wait for it.
+            let _registered = Registered(worker, id);
             connection::serve(stream, session, &peer.to_string());
-            worker.remove(id);
         });
         if let Err(e) = spawned {
             connections.remove(id);
@@ -188,9 +190,19 @@ fn refuse(mut stream: UnixStream, peer: &Peer, why: &str) {
         .to_frame()
         .expect("an error frame is small")
         .encode();
-    // Never wait on a peer from the accept loop: a new socket's buffer takes a small frame at
-    // once, and if not, the peer goes without.
+    // Never wait on a peer from the accept loop (an accepted socket blocks by default): a new
+    // socket's buffer takes a small frame at once, and if not, the peer goes without.
+    let _ = stream.set_nonblocking(true);
     let _ = stream.write_all(&frame);
+}
+
+/// A connection's place in [`Connections`], given back when its thread ends, however it ends.
+struct Registered(Arc<Connections>, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.remove(self.1);
+    }
 }
 
 /// The open connections, so that shutdown can stop their reading and wait for them.

@@ -35,6 +35,10 @@ pub(crate) struct Session {
     peer: String,
 }
 
+/// The most roles one claim may name: a claim is small, and each role is checked on every
+/// namespace decision.
+const MAX_CLAIMED_ROLES: usize = 16;
+
 impl Session {
     /// A connection from a trusted peer, described as `peer` in log lines.
     pub(crate) fn new(runtime: Runtime, peer: String) -> Self {
@@ -47,15 +51,28 @@ impl Session {
         match Request::from_frame(frame) {
             Ok(Request::Claim(claim)) => Response::Claim(StorageClaimResponse { result: self.claim(claim, first) }),
             Ok(request) => self.storage(request),
-            Err(undecodable) => Response::Error(ErrorResponse::from(&undecodable)),
+            Err(undecodable) => {
+                // A claim that cannot be read is a failed claim: what is pipelined behind it must
+                // not run as the default identity.
+                if undecodable.tag() == MSG_STORAGE_CLAIM {
+                    self.refuse();
+                }
+                Response::Error(ErrorResponse::from(&undecodable))
+            }
         }
     }
 
     fn claim(&mut self, claim: StorageClaimRequest, first: bool) -> Result<String, StorageError> {
         // At most once, and first: a later claim would change the meaning of requests already
         // pipelined behind it.
+        // A failed claim leaves the connection with no identity (PROTOCOL.md, "Identity").
         if !first {
+            self.refuse();
             return Err(StorageError::PermissionDenied);
+        }
+        if claim.roles.len() > MAX_CLAIMED_ROLES {
+            self.refuse();
+            return Err(StorageError::InvalidArgument(format!("a claim may name at most {MAX_CLAIMED_ROLES} roles")));
         }
         // Trusted peers (the service's own uid and root) may claim any identity, as the CLI's
         // `run --app --role --user` may; grants for other uids would be checked here.
@@ -76,10 +93,16 @@ impl Session {
                 Ok(namespace)
             }
             Err(error) => {
-                self.standing = Standing::Refused;
+                self.refuse();
                 Err(self.storage_error(error))
             }
         }
+    }
+
+    /// Takes the connection's identity away: every later storage request is denied.
+    fn refuse(&mut self) {
+        self.standing = Standing::Refused;
+        self.process = None;
     }
 
     fn storage(&mut self, request: Request) -> Response {
@@ -249,9 +272,31 @@ mod tests {
             ask(&mut session, claim("notes", None)),
             Response::Claim(StorageClaimResponse { result: Err(StorageError::PermissionDenied) })
         );
-        // Still the default system process.
+        // A failed claim leaves no identity: not even the default system process.
         let Response::Quota(quota) = ask(&mut session, Request::Quota(StorageQuotaRequest)) else { panic!() };
-        assert_eq!(quota.result.unwrap().namespace, "system");
+        assert_eq!(quota.result, Err(StorageError::PermissionDenied));
+    }
+
+    #[test]
+    fn requests_behind_a_claim_that_does_not_decode_are_denied() {
+        let mut session = session();
+        let Response::Error(error) = session.answer(&Frame::new(MSG_STORAGE_CLAIM, vec![0xff]).unwrap()) else {
+            panic!("an undecodable claim gets the error frame")
+        };
+        assert_eq!(error.request_tag, MSG_STORAGE_CLAIM);
+        let Response::Quota(quota) = ask(&mut session, Request::Quota(StorageQuotaRequest)) else { panic!() };
+        assert_eq!(quota.result, Err(StorageError::PermissionDenied), "not the default system process");
+    }
+
+    #[test]
+    fn a_claim_with_too_many_roles_is_refused_and_leaves_no_identity() {
+        let mut session = session();
+        let roles = vec!["reader".to_string(); MAX_CLAIMED_ROLES + 1];
+        let request = Request::Claim(StorageClaimRequest { name: "notes".into(), roles, user: None });
+        let Response::Claim(answer) = ask(&mut session, request) else { panic!() };
+        assert!(matches!(answer.result, Err(StorageError::InvalidArgument(_))), "{answer:?}");
+        let Response::Quota(quota) = ask(&mut session, Request::Quota(StorageQuotaRequest)) else { panic!() };
+        assert_eq!(quota.result, Err(StorageError::PermissionDenied));
     }
 
     #[test]

@@ -4,80 +4,14 @@
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zero_storage::protocol::ServiceClient;
 use zero_storage::protocol::*;
 use zero_storage_tests::binary;
-
-/// A running `zero-storage serve`, killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Daemon {
-    /// Starts the service on a fresh data directory with `backend`, and waits until it listens.
-    fn start(backend: &str) -> Daemon {
-        Daemon::start_in(tempfile::tempdir().unwrap(), backend)
-    }
-
-    /// Starts the service on the data directory `data` inside `dir`.
-    fn start_in(dir: tempfile::TempDir, backend: &str) -> Daemon {
-        let data = dir.path().join("data");
-        let mut child = Command::new(binary())
-            .arg("--data")
-            .arg(&data)
-            .args(["--backend", backend, "serve"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start zero-storage serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let socket = data.join("zero-storage.sock");
-        assert_eq!(line.trim(), format!("zero-storage: listening on {}", socket.display()));
-        Daemon { child, socket, dir: Some(dir) }
-    }
-
-    fn client(&self) -> ServiceClient {
-        ServiceClient::connect(&self.socket).expect("connect to the service")
-    }
-
-    fn raw(&self) -> UnixStream {
-        let stream = UnixStream::connect(&self.socket).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        stream
-    }
-
-    /// Waits for the service to exit (after a signal); returns whether it exited 0, and its
-    /// directory for the next service.
-    fn wait(mut self) -> (bool, tempfile::TempDir) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the service did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status.success(), self.dir.take().unwrap())
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status();
-        assert!(status.unwrap().success());
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use zero_storage_tests::daemon::Daemon;
 
 /// Reads one frame from `stream`: `(tag, payload)`, or `None` if the service closed it.
 fn read_frame(stream: &mut UnixStream) -> Option<(u32, Vec<u8>)> {

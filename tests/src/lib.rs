@@ -8,6 +8,7 @@ use zero_storage::{Clock, Config, ManualClock, Runtime, RuntimeBuilder};
 
 pub mod backend_contract;
 pub mod composition;
+pub mod daemon;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 pub mod workload;

@@ -323,49 +323,147 @@ fn a_second_service_on_a_live_socket_is_refused_and_a_stale_socket_is_replaced()
     let _ = replacement.wait();
 }
 
-#[test]
-fn a_peer_with_another_uid_is_refused() {
+/// Sends `frames` to the service at `socket` from a process running as `uid` (Debian's
+/// python3 as the client), closes its sending side, and returns every frame the service answered
+/// before it closed the connection.
+fn exchange_as(uid: u32, socket: &Path, frames: &[Vec<u8>]) -> Vec<Response> {
     use std::os::unix::process::CommandExt;
-    // Never a silent skip: without root (to start a client as uid 65534) this test cannot say
+    // Never a silent skip: without root (to start a client as another uid) this test cannot say
     // anything, so it fails and says why. The test suite runs as root here and in `.ci/run`.
-    assert_eq!(current_uid(), 0, "this test starts a client as uid 65534, which needs root: run the tests as root");
+    assert_eq!(current_uid(), 0, "this test starts a client as uid {uid}, which needs root: run the tests as root");
     assert!(
         Path::new("/usr/bin/python3").exists(),
         "this test's other-uid client is /usr/bin/python3 (Debian python3)"
     );
-    let daemon = Daemon::start("memory");
-    // Let uid 65534 reach the socket, so that the service's own check is what refuses it.
-    let mut dir = daemon.socket.parent();
+    // Let the other uid reach the socket, so that the service's own check is what decides.
+    let mut dir = socket.parent();
     while let Some(path) = dir {
         if path.starts_with(std::env::temp_dir()) && path != std::env::temp_dir() {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         dir = path.parent();
     }
-    std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666)).unwrap();
     let script = "import socket,sys\n\
         s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n\
+        for frame in sys.argv[2:]:\n\
+        \x20   s.sendall(bytes.fromhex(frame))\n\
+        s.shutdown(socket.SHUT_WR)\n\
         data=b''\n\
         while True:\n\
         \x20   chunk=s.recv(4096)\n\
         \x20   if not chunk: break\n\
         \x20   data+=chunk\n\
         sys.stdout.write(data.hex())\n";
+    let hex_frames = frames.iter().map(|frame| frame.iter().map(|b| format!("{b:02x}")).collect::<String>());
     let output = Command::new("/usr/bin/python3")
         .args(["-c", script])
-        .arg(&daemon.socket)
-        .uid(65534)
-        .gid(65534)
+        .arg(socket)
+        .args(hex_frames)
+        .uid(uid)
+        .gid(uid)
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let bytes = hex(&String::from_utf8(output.stdout).unwrap());
-    let tag = u32::from_le_bytes(bytes[..4].try_into().unwrap());
-    let Response::Error(error) = Response::decode(tag, &bytes[8..]).unwrap() else { panic!("tag {tag:#x}") };
-    assert_eq!(error.request_tag, 0);
-    assert!(error.message.contains("refused"), "{}", error.message);
+    let mut bytes = &hex(&String::from_utf8(output.stdout).unwrap())[..];
+    let mut answers = Vec::new();
+    while !bytes.is_empty() {
+        let tag = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+        let length = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        answers.push(Response::decode(tag, &bytes[8..8 + length]).unwrap());
+        bytes = &bytes[8 + length..];
+    }
+    answers
+}
+
+fn encoded(request: Request) -> Vec<u8> {
+    request.to_frame().unwrap().encode()
+}
+
+fn claim_frame(name: &str, user: Option<&str>) -> Vec<u8> {
+    encoded(Request::Claim(StorageClaimRequest { name: name.into(), roles: vec![], user: user.map(Into::into) }))
+}
+
+fn refused(answers: &[Response]) -> bool {
+    matches!(answers, [Response::Error(error)] if error.request_tag == 0 && error.message.contains("refused"))
+}
+
+#[test]
+fn a_peer_with_another_uid_is_refused() {
+    let daemon = Daemon::start("memory");
+    let answers = exchange_as(65534, &daemon.socket, &[]);
+    assert!(refused(&answers), "{answers:?}");
     // The service's own user is still served.
     assert!(daemon.client().quota().is_ok());
+}
+
+#[test]
+fn a_peer_with_another_uid_is_granted_exactly_what_the_configuration_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("zero-storage.toml");
+    std::fs::write(&config, "[[service.grants]]\nuid = 65534\napps = [\"notes\"]\nusers = [\"nobody\"]\n").unwrap();
+    let daemon = Daemon::start_with(dir, &["--backend", "memory", "--config", config.to_str().unwrap()]);
+    let set = |namespace: Option<&str>, value: &str| {
+        encoded(Request::SetIn(StorageSetInRequest {
+            namespace: namespace.map(Into::into),
+            key: "k".into(),
+            value: value.into(),
+            ttl_secs: 0,
+        }))
+    };
+    let quota_of =
+        |namespace: &str| encoded(Request::QuotaIn(StorageQuotaInRequest { namespace: Some(namespace.into()) }));
+
+    // What the grant lists: app `notes`, for user `nobody`, and nothing beyond.
+    let answers = exchange_as(
+        65534,
+        &daemon.socket,
+        &[
+            claim_frame("notes", Some("nobody")),
+            set(None, "mine"),
+            set(Some("user:nobody"), "theirs"),
+            quota_of("app:other"),
+            quota_of("system"),
+        ],
+    );
+    assert_eq!(
+        answers,
+        [
+            Response::Claim(StorageClaimResponse { result: Ok("app:notes".into()) }),
+            Response::SetIn(StorageSetResponse { result: Ok(()) }),
+            Response::SetIn(StorageSetResponse { result: Ok(()) }),
+            Response::QuotaIn(StorageQuotaResponse { result: Err(StorageError::PermissionDenied) }),
+            Response::QuotaIn(StorageQuotaResponse { result: Err(StorageError::PermissionDenied) }),
+        ]
+    );
+    // A claim beyond the grant is denied, and what follows it has no identity.
+    for beyond in [claim_frame("other", None), claim_frame("notes", Some("root"))] {
+        let answers = exchange_as(65534, &daemon.socket, &[beyond, set(None, "no")]);
+        assert_eq!(
+            answers,
+            [
+                Response::Claim(StorageClaimResponse { result: Err(StorageError::PermissionDenied) }),
+                Response::SetIn(StorageSetResponse { result: Err(StorageError::PermissionDenied) }),
+            ]
+        );
+    }
+    // Without a claim a granted peer is nobody, not a system process.
+    let answers = exchange_as(65534, &daemon.socket, &[set(Some("system"), "no")]);
+    assert_eq!(answers, [Response::SetIn(StorageSetResponse { result: Err(StorageError::PermissionDenied) })]);
+    // A uid the configuration does not name is still refused.
+    assert!(refused(&exchange_as(65533, &daemon.socket, &[])));
+
+    let mut admin = daemon.client();
+    let get_in = |admin: &mut ServiceClient, namespace: &str| match call(
+        admin,
+        Request::GetIn(StorageGetInRequest { namespace: Some(namespace.into()), key: "k".into() }),
+    ) {
+        Response::GetIn(answer) => answer.result.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(get_in(&mut admin, "app:notes").as_deref(), Some(&b"mine"[..]));
+    assert_eq!(get_in(&mut admin, "user:nobody").as_deref(), Some(&b"theirs"[..]));
+    assert_eq!(get_in(&mut admin, "system"), None);
 }
 
 /// The uid this test runs as (from `/proc`, to need no extra dependency).

@@ -12,6 +12,12 @@
 //! [apps]
 //! memory_limit_bytes = 268435456
 //! timeout_secs = 60
+//!
+//! [[service.grants]]  # who besides its own user may use `zero-storage serve`
+//! uid = 1001
+//! apps = ["notes"]    # the identities that uid may claim
+//! users = ["alice"]
+//! roles = []
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,7 +26,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use zero_storage_component::namespace::{APP_PREFIX, SYSTEM, USER_PREFIX, check_namespace};
+use zero_storage_component::namespace::{APP_PREFIX, SYSTEM, USER_PREFIX, check_name, check_namespace};
 
 const MIB: u64 = 1 << 20;
 
@@ -32,6 +38,49 @@ pub struct Config {
     pub quotas: Quotas,
     /// Limits on app components run by the host.
     pub apps: AppLimits,
+    /// Who may use the Storage Service besides its own user and root.
+    pub service: ServiceConfig,
+}
+
+/// The Storage Service's policy for peers running as other users.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// One entry per uid that may connect; every uid not listed (other than the service's own
+    /// and root) is refused.
+    pub grants: Vec<Grant>,
+}
+
+/// What a peer running as one uid may claim to be. Such a peer has no identity until it
+/// claims one, and a claim beyond its grant is denied.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grant {
+    /// The peer's user id, as the kernel reports it for the socket.
+    pub uid: u32,
+    /// The app names it may claim (its namespace is then `app:NAME`).
+    pub apps: Vec<String>,
+    /// The users it may claim to act for (which gives `user:NAME` too); none if empty.
+    pub users: Vec<String>,
+    /// The roles it may claim; `system` here makes it a system process, which may use every
+    /// namespace.
+    pub roles: Vec<String>,
+}
+
+impl ServiceConfig {
+    /// The grant for `uid`, if the configuration has one.
+    pub fn grant_for(&self, uid: u32) -> Option<&Grant> {
+        self.grants.iter().find(|grant| grant.uid == uid)
+    }
+}
+
+impl Grant {
+    /// Whether a peer with this grant may claim to be app `name` with `roles`, for `user`.
+    pub fn allows(&self, name: &str, roles: &[String], user: Option<&str>) -> bool {
+        self.apps.iter().any(|app| app == name)
+            && roles.iter().all(|role| self.roles.contains(role))
+            && user.is_none_or(|user| self.users.iter().any(|granted| granted == user))
+    }
 }
 
 /// Namespace quotas in bytes (key bytes plus value bytes of live entries).
@@ -98,6 +147,19 @@ impl Config {
         if config.apps.timeout_secs == 0 {
             return Err(Error::Invalid("[apps] timeout_secs must be at least 1".into()));
         }
+        let mut uids = std::collections::BTreeSet::new();
+        for grant in &config.service.grants {
+            let refuse = |why: String| Error::Invalid(format!("[[service.grants]] uid {}: {why}", grant.uid));
+            if !uids.insert(grant.uid) {
+                return Err(refuse("listed twice; merge its grants into one entry".into()));
+            }
+            if grant.apps.is_empty() {
+                return Err(refuse("grants no app; list the app names it may claim in `apps`".into()));
+            }
+            for name in grant.apps.iter().chain(&grant.users) {
+                check_name(name).map_err(|e| refuse(format!("`{name}`: {e}")))?;
+            }
+        }
         Ok(config)
     }
 
@@ -135,5 +197,29 @@ mod tests {
         assert!(Config::from_toml("[quotas.namespaces]\n\"app:a:b\" = 5").is_err());
         assert!(Config::from_toml("[quotas]\napp = -5").is_err());
         assert!(Config::from_toml("[apps]\ntimeout_secs = 0").is_err());
+    }
+
+    #[test]
+    fn a_grant_allows_exactly_the_identities_it_lists() {
+        let config = Config::from_toml(
+            "[[service.grants]]\nuid = 1001\napps = [\"notes\"]\nusers = [\"alice\"]\nroles = [\"reader\"]\n",
+        )
+        .unwrap();
+        assert!(config.service.grant_for(1002).is_none());
+        let grant = config.service.grant_for(1001).unwrap();
+        assert!(grant.allows("notes", &[], None));
+        assert!(grant.allows("notes", &["reader".into()], Some("alice")));
+        assert!(!grant.allows("todo", &[], None), "another app");
+        assert!(!grant.allows("notes", &["system".into()], None), "a role not granted");
+        assert!(!grant.allows("notes", &[], Some("bob")), "another user");
+    }
+
+    #[test]
+    fn grants_that_repeat_a_uid_grant_nothing_or_name_bad_names_are_rejected() {
+        let twice = "[[service.grants]]\nuid = 7\napps = [\"a\"]\n[[service.grants]]\nuid = 7\napps = [\"b\"]\n";
+        assert!(Config::from_toml(twice).unwrap_err().to_string().contains("listed twice"));
+        assert!(Config::from_toml("[[service.grants]]\nuid = 7\n").unwrap_err().to_string().contains("grants no app"));
+        assert!(Config::from_toml("[[service.grants]]\nuid = 7\napps = [\"a:b\"]\n").is_err());
+        assert!(Config::from_toml("[[service.grants]]\nuid = 7\napps = [\"a\"]\nusers = [\"../x\"]\n").is_err());
     }
 }

@@ -47,7 +47,7 @@ mod store;
 
 pub use app::{AppExit, AppInstance, AppShape, classify, compose, prepare};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AppLimits, Config, Quotas};
+pub use config::{AppLimits, Config, Grant, Quotas, ServiceConfig};
 pub use error::{Error, Result};
 pub use identity::ProcessIdentity;
 pub use link::{STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder, ZeroStorageView, add_to_linker};

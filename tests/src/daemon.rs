@@ -27,11 +27,18 @@ impl Daemon {
 
     /// Starts the service on the data directory `data` inside `dir`.
     pub fn start_in(dir: tempfile::TempDir, backend: &str) -> Daemon {
+        Daemon::start_with(dir, &["--backend", backend])
+    }
+
+    /// Starts the service on the data directory `data` inside `dir`, with the global options
+    /// `options` (e.g. `--backend memory`, `--config FILE`).
+    pub fn start_with(dir: tempfile::TempDir, options: &[&str]) -> Daemon {
         let data = dir.path().join("data");
         let mut child = Command::new(binary())
             .arg("--data")
             .arg(&data)
-            .args(["--backend", backend, "serve"])
+            .args(options)
+            .arg("serve")
             .stdout(Stdio::piped())
             .spawn()
             .expect("start zero-storage serve");

@@ -90,7 +90,8 @@ impl Service {
             bound.map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display())))?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        Ok(Service { runtime, listener, path: path.to_owned(), policy: Policy::current() })
+        let policy = Policy::current(runtime.config().service.clone());
+        Ok(Service { runtime, listener, path: path.to_owned(), policy })
     }
 
     /// Where the service listens.
@@ -153,9 +154,14 @@ impl Service {
             Ok(peer) => peer,
             Err(e) => return eprintln!("zero-storage serve: refused a connection: cannot read its credentials: {e}"),
         };
-        if !self.policy.admits(&peer) {
-            return refuse(stream, &peer, "this service serves only its own user; connect as that user");
-        }
+        let Some(trust) = self.policy.trust(&peer) else {
+            return refuse(
+                stream,
+                &peer,
+                "this uid has no grant; connect as the service's user, or grant it identities in \
+                 [[service.grants]] of the service's configuration",
+            );
+        };
         let registered = match stream.try_clone() {
             Ok(clone) => clone,
             Err(e) => return eprintln!("zero-storage serve: {peer}: refused: {e}"),
@@ -167,7 +173,7 @@ impl Service {
             connections.remove(id);
             return eprintln!("zero-storage serve: {peer}: refused: {e}");
         }
-        let session = Session::new(self.runtime.clone(), peer.to_string());
+        let session = Session::new(self.runtime.clone(), trust, peer.to_string());
         let worker = connections.clone();
         let spawned = std::thread::Builder::new().name(format!("zero-storage-conn-{id}")).spawn(move || {
             // Deregisters the connection even if serving it panics, so its slot and its

@@ -5,6 +5,8 @@ use std::fmt;
 use std::io;
 use std::os::unix::net::UnixStream;
 
+use crate::config::{Grant, ServiceConfig};
+
 /// A connected peer's credentials, as the kernel recorded them when it connected: the client
 /// cannot choose them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,23 +31,38 @@ impl fmt::Display for Peer {
     }
 }
 
-/// Which peers the service serves. For now: its own user and root, trusted like the CLI; every
-/// other uid is refused (granting identities to other uids in the configuration is to come).
-#[derive(Debug, Clone, Copy)]
+/// How far the service trusts a peer it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Trust {
+    /// The service's own user or root: may claim any identity, and is a `system` process if it
+    /// claims none (like the CLI).
+    Full,
+    /// Another user the configuration grants identities to: has none until it claims one of
+    /// them.
+    Granted(Grant),
+}
+
+/// Which peers the service serves: its own user and root, and the uids the configuration's
+/// `[[service.grants]]` list.
+#[derive(Debug, Clone)]
 pub(crate) struct Policy {
     /// The uid the service runs as.
     service_uid: u32,
+    grants: ServiceConfig,
 }
 
 impl Policy {
-    /// The policy of a service running as the current process's user.
-    pub(crate) fn current() -> Policy {
-        Policy { service_uid: rustix::process::getuid().as_raw() }
+    /// The policy of a service running as the current process's user, with `grants`.
+    pub(crate) fn current(grants: ServiceConfig) -> Policy {
+        Policy { service_uid: rustix::process::getuid().as_raw(), grants }
     }
 
-    /// Whether `peer` may use the service.
-    pub(crate) fn admits(&self, peer: &Peer) -> bool {
-        peer.uid == self.service_uid || peer.uid == 0
+    /// How far `peer` is trusted, or `None` if the service does not serve it.
+    pub(crate) fn trust(&self, peer: &Peer) -> Option<Trust> {
+        if peer.uid == self.service_uid || peer.uid == 0 {
+            return Some(Trust::Full);
+        }
+        self.grants.grant_for(peer.uid).cloned().map(Trust::Granted)
     }
 }
 
@@ -54,11 +71,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_services_own_user_and_root_are_admitted_and_others_are_not() {
-        let policy = Policy { service_uid: 1000 };
-        assert!(policy.admits(&Peer { uid: 1000, pid: 1 }));
-        assert!(policy.admits(&Peer { uid: 0, pid: 1 }));
-        assert!(!policy.admits(&Peer { uid: 65534, pid: 1 }));
+    fn the_services_own_user_and_root_are_trusted_granted_uids_granted_and_others_refused() {
+        let grant = Grant { uid: 1001, apps: vec!["notes".into()], ..Grant::default() };
+        let policy = Policy { service_uid: 1000, grants: ServiceConfig { grants: vec![grant.clone()] } };
+        assert_eq!(policy.trust(&Peer { uid: 1000, pid: 1 }), Some(Trust::Full));
+        assert_eq!(policy.trust(&Peer { uid: 0, pid: 1 }), Some(Trust::Full));
+        assert_eq!(policy.trust(&Peer { uid: 1001, pid: 1 }), Some(Trust::Granted(grant)));
+        assert_eq!(policy.trust(&Peer { uid: 65534, pid: 1 }), None);
     }
 
     #[test]
@@ -66,6 +85,6 @@ mod tests {
         let (one, _other) = UnixStream::pair().unwrap();
         let peer = Peer::of(&one).unwrap();
         assert_eq!(peer.pid, std::process::id() as i32);
-        assert!(Policy::current().admits(&peer));
+        assert_eq!(Policy::current(ServiceConfig::default()).trust(&peer), Some(Trust::Full));
     }
 }

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::identity::ProcessIdentity;
 use crate::process::{Bucket, Process};
 use crate::runtime::Runtime;
+use crate::service::peer::Trust;
 
 /// The name of the `system` process a trusted peer is when it claims nothing.
 const DEFAULT_PROCESS_NAME: &str = "zero-storage-service-peer";
@@ -15,6 +16,8 @@ const DEFAULT_PROCESS_NAME: &str = "zero-storage-service-peer";
 enum Standing {
     /// No claim: a `system` process, like the CLI.
     Default,
+    /// A peer with a grant (not fully trusted) that has claimed nothing yet: no identity.
+    Unclaimed,
     /// The identity its first request claimed.
     Claimed(ProcessIdentity),
     /// Its claim failed: no identity, so requests pipelined behind the claim never run as the
@@ -25,6 +28,8 @@ enum Standing {
 /// One connection's state. Requests are answered one at a time, in order.
 pub(crate) struct Session {
     runtime: Runtime,
+    /// What the peer may claim.
+    trust: Trust,
     standing: Standing,
     /// Started on the first request that needs it; dropped after a trap, which leaves an
     /// instance unusable, so that the next request gets a fresh one.
@@ -40,9 +45,13 @@ pub(crate) struct Session {
 const MAX_CLAIMED_ROLES: usize = 16;
 
 impl Session {
-    /// A connection from a trusted peer, described as `peer` in log lines.
-    pub(crate) fn new(runtime: Runtime, peer: String) -> Self {
-        Session { runtime, standing: Standing::Default, process: None, started: false, peer }
+    /// A connection from a peer trusted as far as `trust`, described as `peer` in log lines.
+    pub(crate) fn new(runtime: Runtime, trust: Trust, peer: String) -> Self {
+        let standing = match trust {
+            Trust::Full => Standing::Default,
+            Trust::Granted(_) => Standing::Unclaimed,
+        };
+        Session { runtime, trust, standing, process: None, started: false, peer }
     }
 
     /// The answer to one request frame: its answer message or the error frame.
@@ -74,8 +83,14 @@ impl Session {
             self.refuse();
             return Err(StorageError::InvalidArgument(format!("a claim may name at most {MAX_CLAIMED_ROLES} roles")));
         }
-        // Trusted peers (the service's own uid and root) may claim any identity, as the CLI's
-        // `run --app --role --user` may; grants for other uids would be checked here.
+        // Fully trusted peers (the service's own uid and root) may claim any identity, as the
+        // CLI's `run --app --role --user` may; others only what their grant lists.
+        if let Trust::Granted(grant) = &self.trust
+            && !grant.allows(&claim.name, &claim.roles, claim.user.as_deref())
+        {
+            self.refuse();
+            return Err(StorageError::PermissionDenied);
+        }
         let identity = ProcessIdentity::new(&claim.name).and_then(|mut identity| {
             for role in &claim.roles {
                 identity = identity.with_role(role);
@@ -188,7 +203,7 @@ impl Session {
             let identity = match &self.standing {
                 Standing::Default => ProcessIdentity::system(DEFAULT_PROCESS_NAME).expect("a valid name"),
                 Standing::Claimed(identity) => identity.clone(),
-                Standing::Refused => return Err(StorageError::PermissionDenied),
+                Standing::Unclaimed | Standing::Refused => return Err(StorageError::PermissionDenied),
             };
             match self.runtime.process(identity) {
                 Ok(process) => self.process = Some(process),
@@ -249,7 +264,69 @@ mod tests {
     use crate::runtime::RuntimeBuilder;
 
     fn session() -> Session {
-        Session::new(RuntimeBuilder::new().instance_pool(None).build().unwrap(), "test peer".into())
+        Session::new(RuntimeBuilder::new().instance_pool(None).build().unwrap(), Trust::Full, "test peer".into())
+    }
+
+    /// A connection from a uid granted app `notes`, for user `alice`.
+    fn granted() -> Session {
+        let grant = crate::config::Grant {
+            uid: 1001,
+            apps: vec!["notes".into()],
+            users: vec!["alice".into()],
+            roles: vec!["reader".into()],
+        };
+        Session::new(RuntimeBuilder::new().instance_pool(None).build().unwrap(), Trust::Granted(grant), "test".into())
+    }
+
+    fn claim_with(name: &str, roles: &[&str], user: Option<&str>) -> Request {
+        let roles = roles.iter().map(|role| (*role).to_owned()).collect();
+        Request::Claim(StorageClaimRequest { name: name.into(), roles, user: user.map(Into::into) })
+    }
+
+    #[test]
+    fn a_granted_peer_has_no_identity_until_it_claims_one() {
+        let mut session = granted();
+        assert_eq!(
+            ask(&mut session, get("k")),
+            Response::Get(StorageGetResponse { result: Err(StorageError::PermissionDenied) })
+        );
+    }
+
+    #[test]
+    fn a_granted_peer_may_claim_what_its_grant_lists() {
+        let mut session = granted();
+        let Response::Claim(answer) = ask(&mut session, claim_with("notes", &["reader"], Some("alice"))) else {
+            panic!()
+        };
+        assert_eq!(answer.result.as_deref(), Ok("app:notes"));
+        let set = Request::SetIn(StorageSetInRequest {
+            namespace: Some("user:alice".into()),
+            key: "k".into(),
+            value: b"v".to_vec(),
+            ttl_secs: 0,
+        });
+        assert_eq!(ask(&mut session, set), Response::SetIn(StorageSetResponse { result: Ok(()) }));
+        let quota = Request::QuotaIn(StorageQuotaInRequest { namespace: Some("system".into()) });
+        let Response::QuotaIn(answer) = ask(&mut session, quota) else { panic!() };
+        assert_eq!(answer.result, Err(StorageError::PermissionDenied), "notes is not a system process");
+    }
+
+    #[test]
+    fn a_claim_beyond_the_grant_is_denied_and_leaves_no_identity() {
+        for beyond in [
+            claim_with("todo", &[], None),
+            claim_with("notes", &["system"], None),
+            claim_with("notes", &[], Some("bob")),
+        ] {
+            let mut session = granted();
+            assert_eq!(
+                ask(&mut session, beyond.clone()),
+                Response::Claim(StorageClaimResponse { result: Err(StorageError::PermissionDenied) }),
+                "{beyond:?}"
+            );
+            let Response::Quota(quota) = ask(&mut session, Request::Quota(StorageQuotaRequest)) else { panic!() };
+            assert_eq!(quota.result, Err(StorageError::PermissionDenied));
+        }
     }
 
     fn ask(session: &mut Session, request: Request) -> Response {

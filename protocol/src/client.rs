@@ -178,6 +178,94 @@ impl ServiceClient {
             other => Err(unexpected(other)),
         }
     }
+
+    /// The value under `key` in `namespace` (`None`: the own one), `None` if there is no live
+    /// entry.
+    pub fn get_in(&mut self, namespace: Option<&str>, key: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let request = StorageGetInRequest { namespace: namespace.map(str::to_owned), key: key.to_owned() };
+        match self.call(&Request::GetIn(request))? {
+            Response::GetIn(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stores `value` under `key` in `namespace`, expiring after `ttl_secs` (0 = never).
+    pub fn set_in(
+        &mut self,
+        namespace: Option<&str>,
+        key: &str,
+        value: &[u8],
+        ttl_secs: u32,
+    ) -> Result<(), ClientError> {
+        let request = StorageSetInRequest {
+            namespace: namespace.map(str::to_owned),
+            key: key.to_owned(),
+            value: value.to_vec(),
+            ttl_secs,
+        };
+        match self.call(&Request::SetIn(request))? {
+            Response::SetIn(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Removes `key` from `namespace`; returns whether a live entry existed.
+    pub fn delete_in(&mut self, namespace: Option<&str>, key: &str) -> Result<bool, ClientError> {
+        let request = StorageDeleteInRequest { namespace: namespace.map(str::to_owned), key: key.to_owned() };
+        match self.call(&Request::DeleteIn(request))? {
+            Response::DeleteIn(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// One page of the keys of `namespace` starting with `prefix` (`limit` 0 = 100, at most
+    /// 1000), after `cursor`. Unlike [`list`](Self::list), a failure is a typed
+    /// [`ClientError::Storage`].
+    pub fn list_in(
+        &mut self,
+        namespace: Option<&str>,
+        prefix: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ListPage, ClientError> {
+        let request = StorageListInRequest {
+            namespace: namespace.map(str::to_owned),
+            prefix: prefix.to_owned(),
+            limit,
+            cursor: cursor.map(str::to_owned),
+        };
+        match self.call(&Request::ListIn(request))? {
+            Response::ListIn(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The usage and quota of `namespace`.
+    pub fn quota_in(&mut self, namespace: Option<&str>) -> Result<QuotaInfo, ClientError> {
+        match self.call(&Request::QuotaIn(StorageQuotaInRequest { namespace: namespace.map(str::to_owned) }))? {
+            Response::QuotaIn(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// One page of the namespaces that hold data (`limit` 0 = 100, at most 1000), after
+    /// `cursor`; only for a system process.
+    pub fn namespaces(&mut self, limit: usize, cursor: Option<&str>) -> Result<NamespacePage, ClientError> {
+        let request = StorageNamespacesRequest { limit, cursor: cursor.map(str::to_owned) };
+        match self.call(&Request::Namespaces(request))? {
+            Response::Namespaces(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Reclaims the expired entries of `namespace`; returns how many were removed. Only for a
+    /// system process.
+    pub fn sweep(&mut self, namespace: Option<&str>) -> Result<u64, ClientError> {
+        match self.call(&Request::Sweep(StorageSweepRequest { namespace: namespace.map(str::to_owned) }))? {
+            Response::Sweep(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
 }
 
 /// The error frame as an error; `call` has already checked that nothing else can arrive.

@@ -184,6 +184,10 @@ messages! {
         Transact(StorageTransactRequest) = MSG_STORAGE_TRANSACT,
         /// `STORAGE_CLAIM` (`0x7028`).
         Claim(StorageClaimRequest) = MSG_STORAGE_CLAIM,
+        /// `STORAGE_NAMESPACES` (`0x702A`).
+        Namespaces(StorageNamespacesRequest) = MSG_STORAGE_NAMESPACES,
+        /// `STORAGE_SWEEP` (`0x702C`).
+        Sweep(StorageSweepRequest) = MSG_STORAGE_SWEEP,
     }
 }
 
@@ -227,6 +231,10 @@ messages! {
         Transact(StorageTransactResponse) = MSG_STORAGE_TRANSACT_RESPONSE,
         /// `STORAGE_CLAIM_RESPONSE` (`0x7029`).
         Claim(StorageClaimResponse) = MSG_STORAGE_CLAIM_RESPONSE,
+        /// `STORAGE_NAMESPACES_RESPONSE` (`0x702B`).
+        Namespaces(StorageNamespacesResponse) = MSG_STORAGE_NAMESPACES_RESPONSE,
+        /// `STORAGE_SWEEP_RESPONSE` (`0x702D`).
+        Sweep(StorageSweepResponse) = MSG_STORAGE_SWEEP_RESPONSE,
         /// `ERROR` (`0x70FF`): the generic error frame.
         Error(ErrorResponse) = MSG_ERROR,
     }

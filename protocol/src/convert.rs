@@ -1,5 +1,6 @@
 //! Conversions between the wire types and the storage component's, for the service that
-//! answers requests with the component and for clients that report its errors.
+//! answers requests with the component and for clients that report its errors and results in
+//! the component's own types (the CLI prints them the same whether or not a service answered).
 
 use zero_storage_component as component;
 
@@ -39,6 +40,19 @@ impl From<component::QuotaInfo> for QuotaInfo {
     fn from(info: component::QuotaInfo) -> Self {
         let component::QuotaInfo { namespace, used_bytes, quota_bytes, key_count } = info;
         QuotaInfo { namespace, used_bytes, quota_bytes, key_count }
+    }
+}
+
+impl From<QuotaInfo> for component::QuotaInfo {
+    fn from(info: QuotaInfo) -> Self {
+        let QuotaInfo { namespace, used_bytes, quota_bytes, key_count } = info;
+        component::QuotaInfo { namespace, used_bytes, quota_bytes, key_count }
+    }
+}
+
+impl From<ListPage> for component::ListPage {
+    fn from(page: ListPage) -> Self {
+        component::ListPage { keys: page.keys, next_cursor: page.next_cursor }
     }
 }
 
@@ -92,6 +106,14 @@ mod tests {
         ] {
             assert_eq!(StorageError::from(component::Error::from(error.clone())), error);
         }
+    }
+
+    #[test]
+    fn a_page_and_a_quota_survive_a_trip_through_the_component_types() {
+        let page = ListPage { keys: vec!["a".into(), "b".into()], next_cursor: Some("b".into()) };
+        assert_eq!(ListPage::from(component::ListPage::from(page.clone())), page);
+        let quota = QuotaInfo { namespace: "user:alice".into(), used_bytes: 9, quota_bytes: 10, key_count: 1 };
+        assert_eq!(QuotaInfo::from(component::QuotaInfo::from(quota.clone())), quota);
     }
 
     #[test]

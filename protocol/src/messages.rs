@@ -403,6 +403,51 @@ pub struct StorageClaimResponse {
     pub result: Result<String, StorageError>,
 }
 
+/// One page of namespace names, the answer of `STORAGE_NAMESPACES`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespacePage {
+    /// Namespaces that hold data, in ascending byte order.
+    pub namespaces: Vec<String>,
+    /// Present if and only if more namespaces follow: send it as the next request's `cursor`.
+    pub next_cursor: Option<String>,
+}
+
+/// `STORAGE_NAMESPACES` (`0x702A`): one page of the namespaces that hold data, for a system
+/// process. Paged like `STORAGE_LIST`, so that the answer stays small however many users and
+/// apps the service stores for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageNamespacesRequest {
+    /// The page size: 0 means 100, values above 1000 mean 1000.
+    pub limit: usize,
+    /// `None` for the first page, then the previous page's `next_cursor`: the page holds the
+    /// namespaces after it in byte order. It must be a well-formed namespace name.
+    pub cursor: Option<String>,
+}
+
+/// The answer to `STORAGE_NAMESPACES`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageNamespacesResponse {
+    /// One page of namespaces; `PermissionDenied` for a caller that is not a system process.
+    pub result: Result<NamespacePage, StorageError>,
+}
+
+/// `STORAGE_SWEEP` (`0x702C`): remove the entries of `namespace` whose time to live has
+/// passed, for a system process. They are already invisible and uncounted; this reclaims their
+/// space in the backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSweepRequest {
+    /// The namespace (`None`: the caller's own, which for a system process is `system`).
+    pub namespace: Option<String>,
+}
+
+/// The answer to `STORAGE_SWEEP`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSweepResponse {
+    /// How many expired entries were removed; `PermissionDenied` for a caller that is not a
+    /// system process.
+    pub result: Result<u64, StorageError>,
+}
+
 /// The generic error frame (`0x70FF`): the answer to a request that could not be decoded, had
 /// an unknown tag or was too long, or to a `STORAGE_LIST` that failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

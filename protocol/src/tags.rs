@@ -3,7 +3,8 @@
 //! Requests have even tags and each answer has its request's tag + 1. `0x7000`–`0x7009` are the
 //! original design's five messages, on the caller's own namespace. From `0x7010` on come ours:
 //! first the design's five again with a `namespace` field in front (tag + `0x10`), then the rest
-//! of `zero:storage/store`, then the identity claim. [`MSG_ERROR`] answers any request that could
+//! of `zero:storage/store`, then the identity claim, then the administration that only system
+//! processes may do (listing namespaces, sweeping). [`MSG_ERROR`] answers any request that could
 //! not be decoded or (for `STORAGE_LIST`) did not succeed.
 
 /// `STORAGE_GET`: read one key of the caller's namespace.
@@ -79,13 +80,21 @@ pub const MSG_STORAGE_TRANSACT_RESPONSE: u32 = 0x7027;
 pub const MSG_STORAGE_CLAIM: u32 = 0x7028;
 /// The answer to [`MSG_STORAGE_CLAIM`].
 pub const MSG_STORAGE_CLAIM_RESPONSE: u32 = 0x7029;
+/// `STORAGE_NAMESPACES`: one page of the namespaces that hold data (system processes only).
+pub const MSG_STORAGE_NAMESPACES: u32 = 0x702A;
+/// The answer to [`MSG_STORAGE_NAMESPACES`].
+pub const MSG_STORAGE_NAMESPACES_RESPONSE: u32 = 0x702B;
+/// `STORAGE_SWEEP`: reclaim the space of a namespace's expired entries (system processes only).
+pub const MSG_STORAGE_SWEEP: u32 = 0x702C;
+/// The answer to [`MSG_STORAGE_SWEEP`].
+pub const MSG_STORAGE_SWEEP_RESPONSE: u32 = 0x702D;
 
 /// The generic error frame: answers a request that could not be decoded (unknown tag, bad
 /// payload, frame too long) or a `STORAGE_LIST` that failed, naming the request's tag.
 pub const MSG_ERROR: u32 = 0x70FF;
 
 /// Every tag with its name as PROTOCOL.md writes it, requests and answers in tag order.
-pub const TAG_NAMES: [(u32, &str); 37] = [
+pub const TAG_NAMES: [(u32, &str); 41] = [
     (MSG_STORAGE_GET, "STORAGE_GET"),
     (MSG_STORAGE_GET_RESPONSE, "STORAGE_GET_RESPONSE"),
     (MSG_STORAGE_SET, "STORAGE_SET"),
@@ -122,6 +131,10 @@ pub const TAG_NAMES: [(u32, &str); 37] = [
     (MSG_STORAGE_TRANSACT_RESPONSE, "STORAGE_TRANSACT_RESPONSE"),
     (MSG_STORAGE_CLAIM, "STORAGE_CLAIM"),
     (MSG_STORAGE_CLAIM_RESPONSE, "STORAGE_CLAIM_RESPONSE"),
+    (MSG_STORAGE_NAMESPACES, "STORAGE_NAMESPACES"),
+    (MSG_STORAGE_NAMESPACES_RESPONSE, "STORAGE_NAMESPACES_RESPONSE"),
+    (MSG_STORAGE_SWEEP, "STORAGE_SWEEP"),
+    (MSG_STORAGE_SWEEP_RESPONSE, "STORAGE_SWEEP_RESPONSE"),
     (MSG_ERROR, "ERROR"),
 ];
 
@@ -167,7 +180,7 @@ mod tests {
     #[test]
     fn unknown_tags_have_no_name() {
         assert_eq!(tag_name(0x7000), Some("STORAGE_GET"));
-        assert_eq!(tag_name(0x702A), None);
+        assert_eq!(tag_name(0x702E), None);
         assert_eq!(tag_name(0), None);
     }
 }

@@ -144,11 +144,11 @@ fn undecodable_answers_are_malformed() {
 fn unknown_tags_are_refused_and_the_stream_stays_usable() {
     let get = Request::Get(StorageGetRequest { key: "k".into() });
     let mut decoder = FrameDecoder::new();
-    for tag in [0, 0x6FFF, 0x702A, 0x7030, 0x70FE, u32::MAX] {
+    for tag in [0, 0x6FFF, 0x702E, 0x7030, 0x70FE, u32::MAX] {
         decoder.push(&frame(tag, b"anything"));
     }
     decoder.push(&get.to_frame().unwrap().encode());
-    for tag in [0, 0x6FFF, 0x702A, 0x7030, 0x70FE, u32::MAX] {
+    for tag in [0, 0x6FFF, 0x702E, 0x7030, 0x70FE, u32::MAX] {
         let frame = decoder.next_frame().unwrap().unwrap();
         let error = Request::from_frame(&frame).unwrap_err();
         assert_eq!(error, DecodeError::UnknownTag { tag });

@@ -88,6 +88,13 @@ fn every_request_round_trips_at_the_edges_of_its_field_types() {
             roles: vec!["system".into(), "backup".into()],
             user: None,
         }),
+        Request::Namespaces(StorageNamespacesRequest {
+            limit: usize::MAX,
+            cursor: Some(format!("user:{}", "u".repeat(64))),
+        }),
+        Request::Namespaces(StorageNamespacesRequest { limit: 0, cursor: None }),
+        Request::Sweep(StorageSweepRequest { namespace: None }),
+        Request::Sweep(StorageSweepRequest { namespace: Some("app:notes".into()) }),
     ];
     for request in requests {
         assert_eq!(decoded_request(&request), request);
@@ -115,6 +122,8 @@ fn every_answer_round_trips_with_every_storage_error() {
             Response::Increment(StorageIncrementResponse { result: Err(error.clone()) }),
             Response::Transact(StorageTransactResponse { result: Err(error.clone()) }),
             Response::Claim(StorageClaimResponse { result: Err(error.clone()) }),
+            Response::Namespaces(StorageNamespacesResponse { result: Err(error.clone()) }),
+            Response::Sweep(StorageSweepResponse { result: Err(error.clone()) }),
         ];
         for response in failed {
             assert_eq!(decoded_response(&response), response);
@@ -146,6 +155,13 @@ fn successful_answers_round_trip_at_the_edges_of_their_field_types() {
         Response::DeleteMany(StorageDeleteManyResponse { result: Ok(u64::MAX) }),
         Response::Increment(StorageIncrementResponse { result: Ok(i64::MIN) }),
         Response::Transact(StorageTransactResponse { result: Ok(0) }),
+        Response::Namespaces(StorageNamespacesResponse {
+            result: Ok(NamespacePage { namespaces: vec![format!("user:{}", "u".repeat(64)); 1000], next_cursor: None }),
+        }),
+        Response::Namespaces(StorageNamespacesResponse {
+            result: Ok(NamespacePage { namespaces: vec![], next_cursor: None }),
+        }),
+        Response::Sweep(StorageSweepResponse { result: Ok(u64::MAX) }),
         Response::Error(ErrorResponse { request_tag: u32::MAX, message: String::new() }),
     ];
     for response in responses {

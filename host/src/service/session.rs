@@ -180,6 +180,8 @@ impl Session {
                     result: self.call(r.namespace.as_deref(), |b| b.transact(&preconditions, &writes)),
                 })
             }
+            Request::Namespaces(r) => Response::Namespaces(StorageNamespacesResponse { result: self.namespaces(r) }),
+            Request::Sweep(r) => Response::Sweep(StorageSweepResponse { result: self.sweep(r.namespace.as_deref()) }),
             Request::Claim(_) => unreachable!("claims are answered by `answer`"),
         }
     }
@@ -229,6 +231,59 @@ impl Session {
                 StorageError::BackendError("the storage service failed; retry the request".into())
             }
         }
+    }
+
+    /// Whether the connection acts as a system process, the only kind that may enumerate
+    /// namespaces and sweep. Every other standing, including any added later, is not.
+    fn is_system(&self) -> bool {
+        match &self.standing {
+            Standing::Default => true,
+            Standing::Claimed(identity) => identity.is_system(),
+            _ => false,
+        }
+    }
+
+    /// One page of the namespaces that hold data, after the cursor.
+    fn namespaces(&mut self, request: StorageNamespacesRequest) -> Result<NamespacePage, StorageError> {
+        // Access first: a caller that may not ask learns nothing, not even that its cursor is bad.
+        if !self.is_system() {
+            return Err(StorageError::PermissionDenied);
+        }
+        if let Some(cursor) = &request.cursor {
+            zero_storage_component::namespace::check_namespace(cursor)?;
+        }
+        let limit = page_size(request.limit);
+        let names = match self.runtime.backend().namespaces() {
+            Ok(names) => names,
+            Err(error) => return Err(self.storage_error(error.into())),
+        };
+        // A filter rather than a binary search: the page is right even if a backend's order
+        // were not.
+        let mut after = names.into_iter().filter(|name| request.cursor.as_ref().is_none_or(|cursor| name > cursor));
+        let namespaces: Vec<String> = after.by_ref().take(limit).collect();
+        let next_cursor = if after.next().is_some() { namespaces.last().cloned() } else { None };
+        Ok(NamespacePage { namespaces, next_cursor })
+    }
+
+    /// Reclaims the expired entries of `namespace` (`None`: the own one).
+    fn sweep(&mut self, namespace: Option<&str>) -> Result<u64, StorageError> {
+        if !self.is_system() {
+            return Err(StorageError::PermissionDenied);
+        }
+        // Only a system process gets here, and its own namespace is `system`.
+        let namespace = namespace.unwrap_or(zero_storage_component::namespace::SYSTEM);
+        let outcome = self.process()?.sweep(namespace);
+        outcome.map_err(|error| self.storage_error(error))
+    }
+}
+
+/// A page size on the wire as `STORAGE_LIST` reads it: 0 means the default, and anything above
+/// the most a page holds means that most (a hostile `usize::MAX` included).
+fn page_size(limit: usize) -> usize {
+    use zero_storage_component::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+    match limit {
+        0 => DEFAULT_PAGE_SIZE as usize,
+        limit => limit.min(MAX_PAGE_SIZE as usize),
     }
 }
 
@@ -404,5 +459,135 @@ mod tests {
         let list = Request::List(StorageListRequest { prefix: String::new(), limit: 10, cursor: Some("x".into()) });
         let Response::Error(error) = ask(&mut session, list) else { panic!() };
         assert_eq!(error.request_tag, MSG_STORAGE_LIST);
+    }
+
+    fn set_in(namespace: &str, key: &str, ttl_secs: u32) -> Request {
+        Request::SetIn(StorageSetInRequest {
+            namespace: Some(namespace.into()),
+            key: key.into(),
+            value: b"v".to_vec(),
+            ttl_secs,
+        })
+    }
+
+    fn namespaces(limit: usize, cursor: Option<&str>) -> Request {
+        Request::Namespaces(StorageNamespacesRequest { limit, cursor: cursor.map(Into::into) })
+    }
+
+    fn sweep(namespace: Option<&str>) -> Request {
+        Request::Sweep(StorageSweepRequest { namespace: namespace.map(Into::into) })
+    }
+
+    fn namespaces_answer(
+        session: &mut Session,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<NamespacePage, StorageError> {
+        let Response::Namespaces(answer) = ask(session, namespaces(limit, cursor)) else { panic!() };
+        answer.result
+    }
+
+    fn sweep_answer(session: &mut Session, namespace: Option<&str>) -> Result<u64, StorageError> {
+        let Response::Sweep(answer) = ask(session, sweep(namespace)) else { panic!() };
+        answer.result
+    }
+
+    #[test]
+    fn namespaces_and_sweep_are_denied_to_a_process_that_is_not_system() {
+        let mut session = session();
+        let Response::Claim(answer) = ask(&mut session, claim("notes", Some("alice"))) else { panic!() };
+        assert_eq!(answer.result.as_deref(), Ok("app:notes"));
+        assert_eq!(
+            ask(&mut session, set_in("app:notes", "k", 0)),
+            Response::SetIn(StorageSetResponse { result: Ok(()) })
+        );
+        assert_eq!(namespaces_answer(&mut session, 0, None), Err(StorageError::PermissionDenied));
+        // Access is checked before the cursor is: a malformed one says nothing either.
+        assert_eq!(namespaces_answer(&mut session, 0, Some("bad")), Err(StorageError::PermissionDenied));
+        for namespace in [None, Some("app:notes"), Some("user:alice"), Some("system")] {
+            assert_eq!(sweep_answer(&mut session, namespace), Err(StorageError::PermissionDenied), "{namespace:?}");
+        }
+    }
+
+    #[test]
+    fn namespaces_and_sweep_are_denied_behind_a_failed_claim() {
+        let mut session = session();
+        ask(&mut session, claim("bad:name", None));
+        assert_eq!(namespaces_answer(&mut session, 0, None), Err(StorageError::PermissionDenied));
+        assert_eq!(sweep_answer(&mut session, None), Err(StorageError::PermissionDenied));
+    }
+
+    #[test]
+    fn a_claimed_system_process_may_list_namespaces_and_sweep() {
+        let mut session = session();
+        let request = Request::Claim(StorageClaimRequest {
+            name: "zero-storage-cli".into(),
+            roles: vec!["system".into()],
+            user: None,
+        });
+        let Response::Claim(answer) = ask(&mut session, request) else { panic!() };
+        assert_eq!(answer.result.as_deref(), Ok("system"));
+        ask(&mut session, set_in("app:notes", "k", 0));
+        assert_eq!(namespaces_answer(&mut session, 0, None).unwrap().namespaces, ["app:notes"]);
+        assert_eq!(sweep_answer(&mut session, Some("app:notes")), Ok(0));
+    }
+
+    #[test]
+    fn namespaces_come_in_pages_after_the_cursor() {
+        let mut session = session();
+        for namespace in ["user:bob", "app:notes", "system", "user:alice"] {
+            ask(&mut session, set_in(namespace, "k", 0));
+        }
+        let first = namespaces_answer(&mut session, 3, None).unwrap();
+        assert_eq!(first.namespaces, ["app:notes", "system", "user:alice"]);
+        assert_eq!(first.next_cursor.as_deref(), Some("user:alice"));
+        let last = namespaces_answer(&mut session, 3, first.next_cursor.as_deref()).unwrap();
+        assert_eq!(last, NamespacePage { namespaces: vec!["user:bob".into()], next_cursor: None });
+        // A page that ends exactly at the last namespace says no more follow.
+        let exact = namespaces_answer(&mut session, 4, None).unwrap();
+        assert_eq!((exact.namespaces.len(), exact.next_cursor), (4, None));
+        // Any namespace name may be a cursor, held or not; 0 is the default page, and a huge
+        // limit is clamped.
+        assert_eq!(namespaces_answer(&mut session, 0, Some("app:zzz")).unwrap().namespaces.len(), 3);
+        assert_eq!(namespaces_answer(&mut session, usize::MAX, None).unwrap().namespaces.len(), 4);
+        assert_eq!(
+            namespaces_answer(&mut session, 1, Some("user:bob")).unwrap(),
+            NamespacePage { namespaces: vec![], next_cursor: None }
+        );
+    }
+
+    #[test]
+    fn a_namespaces_page_size_is_read_like_a_list_page_size() {
+        assert_eq!(page_size(0), 100);
+        assert_eq!(page_size(7), 7);
+        assert_eq!(page_size(1000), 1000);
+        assert_eq!(page_size(1001), 1000);
+        assert_eq!(page_size(usize::MAX), 1000);
+    }
+
+    #[test]
+    fn a_namespaces_cursor_that_is_not_a_namespace_is_an_invalid_argument() {
+        let mut session = session();
+        for cursor in ["", "nowhere", "app:", "user:a:b", &"x".repeat(10_000)] {
+            let answer = namespaces_answer(&mut session, 0, Some(cursor));
+            assert!(matches!(answer, Err(StorageError::InvalidArgument(_))), "{answer:?}");
+        }
+    }
+
+    #[test]
+    fn sweep_reclaims_expired_entries_of_the_named_namespace_or_system() {
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(1_000_000));
+        let runtime = RuntimeBuilder::new().instance_pool(None).clock(clock.clone()).build().unwrap();
+        let mut session = Session::new(runtime, Trust::Full, "test peer".into());
+        for (namespace, key) in [("app:notes", "a"), ("app:notes", "b"), ("system", "c")] {
+            ask(&mut session, set_in(namespace, key, 1));
+        }
+        ask(&mut session, set_in("app:notes", "kept", 0));
+        clock.advance_ms(2_000);
+        assert_eq!(sweep_answer(&mut session, Some("app:notes")), Ok(2));
+        assert_eq!(sweep_answer(&mut session, Some("app:notes")), Ok(0), "nothing is left to reclaim");
+        assert_eq!(sweep_answer(&mut session, None), Ok(1), "None is the caller's own namespace, system");
+        let answer = sweep_answer(&mut session, Some("nowhere"));
+        assert!(matches!(answer, Err(StorageError::InvalidArgument(_))), "{answer:?}");
     }
 }

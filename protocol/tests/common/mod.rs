@@ -154,6 +154,21 @@ pub fn examples() -> Vec<Example> {
             Response::Claim(StorageClaimResponse { result: Ok("app:notes".into()) }),
         ),
         exchange(
+            "STORAGE_NAMESPACES",
+            Request::Namespaces(StorageNamespacesRequest { limit: 2, cursor: None }),
+            Response::Namespaces(StorageNamespacesResponse {
+                result: Ok(NamespacePage {
+                    namespaces: strings(&["app:notes", "system"]),
+                    next_cursor: Some("system".into()),
+                }),
+            }),
+        ),
+        exchange(
+            "STORAGE_SWEEP",
+            Request::Sweep(StorageSweepRequest { namespace: Some("app:notes".into()) }),
+            Response::Sweep(StorageSweepResponse { result: Ok(3) }),
+        ),
+        exchange(
             "a STORAGE_LIST that fails",
             Request::List(StorageListRequest { prefix: String::new(), limit: 10, cursor: Some("x".into()) }),
             Response::Error(ErrorResponse {

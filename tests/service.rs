@@ -203,6 +203,34 @@ fn unknown_tags_and_undecodable_payloads_get_the_error_frames_of_protocol_md_and
 }
 
 #[test]
+fn a_frame_of_millions_of_empty_keys_is_refused_by_the_batch_limit_without_decoding_them_all() {
+    let daemon = Daemon::start("memory");
+    let mut stream = daemon.raw();
+    // STORAGE_GET_MANY at the frame cap: no namespace, then ~33.8 million one-byte empty keys.
+    let count = MAX_FRAME_PAYLOAD - 1 - 4;
+    let mut payload = vec![0u8];
+    let mut length = count;
+    while length >= 0x80 {
+        payload.push((length as u8) | 0x80);
+        length >>= 7;
+    }
+    payload.push(length as u8);
+    assert_eq!(payload.len(), 5, "a four-byte length varint");
+    payload.resize(MAX_FRAME_PAYLOAD, 0);
+    stream.write_all(&frame(MSG_STORAGE_GET_MANY, &payload)).unwrap();
+    let (tag, answer) = read_frame(&mut stream).expect("an answer");
+    let Response::GetMany(answer) = Response::decode(tag, &answer).unwrap() else { panic!("tag {tag:#x}") };
+    let Err(StorageError::InvalidArgument(why)) = answer.result else { panic!("{:?}", answer.result) };
+    assert!(why.contains("at most 1000 keys"), "{why}");
+    // Decoded whole, the keys alone would take 24 bytes each: about 800 MB.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id())).unwrap();
+    let peak_kib: u64 =
+        status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(peak_kib < 400 * 1024, "the service's peak memory was {peak_kib} KiB");
+    assert!(daemon.client().quota().is_ok(), "the service goes on");
+}
+
+#[test]
 fn a_failed_list_is_answered_with_the_error_frame() {
     let daemon = Daemon::start("memory");
     let mut stream = daemon.raw();

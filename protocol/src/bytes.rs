@@ -112,7 +112,7 @@ pub(crate) mod entries {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, Vec<u8>)>, D::Error> {
-        let entries = Vec::<(String, ByteBuf)>::deserialize(deserializer)?;
+        let entries: Vec<(String, ByteBuf)> = crate::bounded::batch(deserializer)?;
         Ok(entries.into_iter().map(|(key, value)| (key, value.0)).collect())
     }
 }

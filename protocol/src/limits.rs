@@ -5,6 +5,10 @@ use zero_storage_component::limits::{
 };
 use zero_storage_component::namespace::{MAX_NAME_BYTES, USER_PREFIX};
 
+/// The most roles a `STORAGE_CLAIM` may name: a claim is small, and each role is checked on
+/// every namespace decision.
+pub const MAX_CLAIM_ROLES: usize = 16;
+
 /// The bytes of a frame header: `tag: u32 LE`, then `payload length: u32 LE`.
 pub const HEADER_LEN: usize = 8;
 

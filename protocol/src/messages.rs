@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bytes;
+use crate::{bounded, bytes};
 
 /// Why a storage request failed. A failed request never changes stored data.
 ///
@@ -300,6 +300,7 @@ pub struct StorageGetManyRequest {
     pub namespace: Option<String>,
     /// At most 1000 keys; their values may total at most 16 MiB (a key named twice counts
     /// twice).
+    #[serde(deserialize_with = "bounded::batch")]
     pub keys: Vec<String>,
 }
 
@@ -337,6 +338,7 @@ pub struct StorageDeleteManyRequest {
     /// The namespace (`None`: the caller's own).
     pub namespace: Option<String>,
     /// At most 1000 keys.
+    #[serde(deserialize_with = "bounded::batch")]
     pub keys: Vec<String>,
 }
 
@@ -371,9 +373,11 @@ pub struct StorageTransactRequest {
     /// The namespace (`None`: the caller's own).
     pub namespace: Option<String>,
     /// Checked in order on one snapshot; the first that fails is `PreconditionFailed(index)`.
+    #[serde(deserialize_with = "bounded::batch")]
     pub preconditions: Vec<Precondition>,
     /// Applied together if every precondition holds. At most 1000 keys (preconditions plus
     /// writes) and 16 MiB of values written.
+    #[serde(deserialize_with = "bounded::batch")]
     pub writes: Vec<Write>,
 }
 
@@ -390,7 +394,8 @@ pub struct StorageTransactResponse {
 pub struct StorageClaimRequest {
     /// The process name; its namespace is `app:NAME` (1 to 64 of `a-z A-Z 0-9 . _ -`).
     pub name: String,
-    /// Roles; `system` makes it a system process that owns `system`.
+    /// Roles (at most 16); `system` makes it a system process that owns `system`.
+    #[serde(deserialize_with = "bounded::roles")]
     pub roles: Vec<String>,
     /// The user it acts for, which also gives it `user:USER`.
     pub user: Option<String>,

@@ -40,10 +40,6 @@ pub(crate) struct Session {
     peer: String,
 }
 
-/// The most roles one claim may name: a claim is small, and each role is checked on every
-/// namespace decision.
-const MAX_CLAIMED_ROLES: usize = 16;
-
 impl Session {
     /// A connection from a peer trusted as far as `trust`, described as `peer` in log lines.
     pub(crate) fn new(runtime: Runtime, trust: Trust, peer: String) -> Self {
@@ -79,9 +75,9 @@ impl Session {
             self.refuse();
             return Err(StorageError::PermissionDenied);
         }
-        if claim.roles.len() > MAX_CLAIMED_ROLES {
+        if claim.roles.len() > MAX_CLAIM_ROLES {
             self.refuse();
-            return Err(StorageError::InvalidArgument(format!("a claim may name at most {MAX_CLAIMED_ROLES} roles")));
+            return Err(StorageError::InvalidArgument(format!("a claim may name at most {MAX_CLAIM_ROLES} roles")));
         }
         // Fully trusted peers (the service's own uid and root) may claim any identity, as the
         // CLI's `run --app --role --user` may; others only what their grant lists.
@@ -423,7 +419,7 @@ mod tests {
     #[test]
     fn a_claim_with_too_many_roles_is_refused_and_leaves_no_identity() {
         let mut session = session();
-        let roles = vec!["reader".to_string(); MAX_CLAIMED_ROLES + 1];
+        let roles = vec!["reader".to_string(); MAX_CLAIM_ROLES + 1];
         let request = Request::Claim(StorageClaimRequest { name: "notes".into(), roles, user: None });
         let Response::Claim(answer) = ask(&mut session, request) else { panic!() };
         assert!(matches!(answer.result, Err(StorageError::InvalidArgument(_))), "{answer:?}");

@@ -312,3 +312,39 @@ fn namespaces_and_sweep_are_denied_to_a_connection_that_is_not_a_system_process(
     assert_eq!(claimed.namespaces(1, None).unwrap().namespaces, ["app:notes"]);
     assert_eq!(claimed.sweep(None).unwrap(), 0);
 }
+
+#[test]
+fn two_run_apps_at_once_share_a_services_data_directory_while_cli_commands_read_it() {
+    let daemon = Daemon::start("fs");
+    let data = daemon.socket.parent().unwrap().to_path_buf();
+    // No lock wait: an app or a command that opened the directory itself would fail at once.
+    let env = [("ZERO_STORAGE_LOCK_WAIT_SECS", "0")];
+    let storm = zero_storage_tests::guest("call-storm");
+    let storm = storm.to_str().unwrap();
+    let mut apps: Vec<_> = ["storm-a", "storm-b"]
+        .into_iter()
+        .map(|app| {
+            command(&data, &["run", "--app", app, storm, "5000"], &env)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start zero-storage run")
+        })
+        .collect();
+    let mut reads = 0;
+    while apps.iter_mut().any(|app| app.try_wait().unwrap().is_none()) {
+        let usage = run(&data, &["usage", "--json"], b"", &env);
+        assert_eq!(usage.code, Some(0), "a read while the apps run: {}", usage.stderr);
+        reads += 1;
+    }
+    for app in apps {
+        let out = app.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "call-storm: 5000 calls");
+    }
+    assert!(reads > 0, "the apps ended before any read");
+    for app in ["storm-a", "storm-b"] {
+        let done = run(&data, &["get", "storm/done", "--ns", &format!("app:{app}")], b"", &env);
+        assert_eq!((done.code, done.stdout), (Some(0), b"5000".to_vec()));
+    }
+}

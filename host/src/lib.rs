@@ -12,6 +12,9 @@
 //! - [`Service`]: the Storage Service, a runtime served on a Unix socket to other processes
 //!   (`zero-storage serve`), which talk to it with [`protocol::ServiceClient`] or any client written
 //!   from `PROTOCOL.md`.
+//! - [`run_app_connected`] and [`ConnectedRunner`]: run an app in this process while a
+//!   [`Service`] owns the data; the host serves the app's storage imports by forwarding each call
+//!   to the service, as the app.
 //! - [`add_to_linker`]: for a wasmtime host with its own store type, the host side of the
 //!   storage component's imports as a [`ZeroStorageCtx`] and a [`ZeroStorageView`], the way
 //!   wasmtime's own host crates are added (see `examples/wasmtime-host`).
@@ -38,6 +41,7 @@ mod cache;
 mod clock;
 mod config;
 mod error;
+mod forward;
 mod identity;
 mod link;
 mod process;
@@ -52,7 +56,7 @@ pub use error::{Error, Result};
 pub use identity::ProcessIdentity;
 pub use link::{STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder, ZeroStorageView, add_to_linker};
 pub use process::{Bucket, ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
-pub use runtime::{DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder};
+pub use runtime::{ConnectedRunner, DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder, run_app_connected};
 pub use service::{DEFAULT_SOCKET_NAME, FRAME_TIMEOUT, MAX_CONNECTIONS, Service, WRITE_TIMEOUT};
 pub use zero_storage_component::Error as StorageError;
 /// The Storage Service's wire protocol (`PROTOCOL.md`), with its blocking client

@@ -9,10 +9,10 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::app::{self, AppExit, AppInstance, Launcher};
+use crate::app::{self, AppExit, AppInstance, ConnectedLauncher, ConnectedState, Launcher};
 use crate::backend::{Backend, FsBackend};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{AppLimits, Config};
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::link::generated::StoragePre;
@@ -88,8 +88,7 @@ impl RuntimeBuilder {
 
     /// Compiles (or loads from the cache) the storage component and starts the runtime.
     pub fn build(self) -> Result<Runtime> {
-        let mut wasm_config = wasmtime::Config::new();
-        wasm_config.wasm_component_model(true).epoch_interruption(true).concurrency_support(false);
+        let mut wasm_config = engine_config();
         if let Some(max_instances) = self.instance_pool {
             wasm_config
                 .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool(&self.config, max_instances)));
@@ -192,6 +191,93 @@ impl Runtime {
     }
 }
 
+/// Runs app components in this process with their storage in a running Storage Service
+/// (`zero-storage serve`), which owns the data: this process never opens a backend. Each app's
+/// `zero:storage/store` and `wasi:keyvalue` (`0.2.0-draft2`, `0.2.0-draft`) calls are served by
+/// the host and forwarded to the service on its socket, under the app's identity, with the same
+/// results as when [`Runtime::run_app`] composes the app with storage. One runner compiles each
+/// app once and may run many, one after another or at once from several threads.
+///
+/// - An app composed ahead of time with the storage component (`zero-storage compose`,
+///   `wac plug`) is refused: its storage would bypass the service. Run the plain app instead.
+/// - An app that uses no storage runs without connecting.
+/// - If the service goes away mid-run, the app's storage calls fail with `backend-error` (the
+///   standard's `other`) saying that the storage service is gone; the app keeps running.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use zero_storage::{AppExit, AppLimits, ConnectedRunner, ProcessIdentity};
+///
+/// # fn main() -> zero_storage::Result<()> {
+/// let runner = ConnectedRunner::new(Path::new("zero-data/zero-storage.sock"), AppLimits::default())?;
+/// let app = std::fs::read("notes.wasm").expect("the app");
+/// let identity = ProcessIdentity::new("notes")?.with_user("alice")?;
+/// let exit = runner.run(identity, &app, &["notes".into(), "ls".into()])?;
+/// assert_eq!(exit, AppExit::Exited(0));
+/// # Ok(())
+/// # }
+/// ```
+pub struct ConnectedRunner {
+    engine: Engine,
+    linker: Linker<ConnectedState>,
+    socket: PathBuf,
+    limits: AppLimits,
+    cache_dir: Option<PathBuf>,
+    _ticker: EpochTicker,
+}
+
+impl ConnectedRunner {
+    /// A runner for the service listening on `socket`, running apps within `limits`. Compiled
+    /// apps are cached where [`RuntimeBuilder`] caches them by default.
+    pub fn new(socket: &Path, limits: AppLimits) -> Result<Self> {
+        let engine = Engine::new(&engine_config()).map_err(Error::Runtime)?;
+        let linker = app::connected_linker(&engine).map_err(Error::Runtime)?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(ConnectedRunner {
+            engine,
+            linker,
+            socket: socket.to_owned(),
+            limits,
+            cache_dir: crate::cache::default_cache_dir(),
+            _ticker: ticker,
+        })
+    }
+
+    /// Caches compiled apps in `dir`, or nowhere with `None`.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `args`
+    /// (the first is the program name), as [`Runtime::run_app`] does, its storage in the
+    /// service. Fails before the app starts if the app is refused (see [`crate::classify`]), or
+    /// if the service cannot be reached or refuses the identity.
+    pub fn run(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> Result<AppExit> {
+        let launcher = ConnectedLauncher {
+            engine: &self.engine,
+            linker: &self.linker,
+            socket: &self.socket,
+            limits: &self.limits,
+            cache_dir: self.cache_dir.as_deref(),
+        };
+        launcher.run(identity, app_wasm, args)
+    }
+}
+
+/// Runs the `wasi:cli` command component `app_wasm` as the process `identity`, with `argv` (the
+/// first is the program name) and `limits`, its storage in the Storage Service listening on
+/// `socket`: the one-app form of [`ConnectedRunner`], which says what it does and refuses.
+pub fn run_app_connected(
+    socket: &Path,
+    identity: ProcessIdentity,
+    app_wasm: &[u8],
+    argv: &[String],
+    limits: &AppLimits,
+) -> Result<AppExit> {
+    ConnectedRunner::new(socket, limits.clone())?.run(identity, app_wasm, argv)
+}
+
 /// The default size of the instance pool (see [`RuntimeBuilder::instance_pool`]). Each slot
 /// reserves (but does not commit) address space for its memories, several GiB each, so the pool
 /// is sized for a busy host, not for the largest possible one.
@@ -214,6 +300,14 @@ fn pool(config: &Config, max_instances: u32) -> wasmtime::PoolingAllocationConfi
         .max_tables_per_component(16)
         .max_memory_size(largest_memory);
     pool
+}
+
+/// The engine configuration every Zero Storage engine starts from: the component model, epoch
+/// interruption for deadlines, and no p3 concurrency (which costs on every call).
+fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true).epoch_interruption(true).concurrency_support(false);
+    config
 }
 
 /// A thread that advances the engine's epoch, which is what makes deadlines fire.

@@ -9,13 +9,16 @@
 //!
 //! Apps must never reach `backend`, `identity` or `admin` themselves: an app that imports them
 //! any other way is refused before it runs. Each app runs with a memory limit and a deadline.
+//!
+//! While a Storage Service owns the data, a plain app is not composed: `connected.rs` runs it
+//! with its storage imports served by forwarding to the service (`crate::forward`).
 
 use std::time::Duration;
 
 use wasmtime::component::{Component, ComponentNamedList, Instance, Lift, Linker, Lower, TypedFunc};
 use wasmtime::{Engine, Store, Trap};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::config::AppLimits;
 use crate::error::{Error, Result};
@@ -23,7 +26,10 @@ use crate::identity::ProcessIdentity;
 use crate::link::{STORAGE_COMPONENT, ZeroStorageCtx};
 use crate::store::{HostState, new_store, ticks};
 
+mod connected;
 mod inspect;
+
+pub(crate) use connected::{ConnectedLauncher, ConnectedState, connected_linker};
 
 /// Interfaces only the storage component may import.
 const PRIVILEGED: [&str; 3] = ["zero:storage/backend", "zero:storage/identity", "zero:storage/admin"];
@@ -167,16 +173,11 @@ pub(crate) struct Launcher<'a> {
 }
 
 impl Launcher<'_> {
-    /// A store for the app `identity` with the app limits and its WASI context: the host's stdio,
-    /// `args`, and the environment variables that name the app and its user.
+    /// A store for the app `identity` with the app limits and its WASI context (see
+    /// [`app_wasi`]).
     fn store(&self, identity: ProcessIdentity, args: &[String]) -> Store<HostState> {
-        let memory_limit = usize::try_from(self.limits.memory_limit_bytes).unwrap_or(usize::MAX);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdio().args(args).env("ZERO_STORAGE_APP", identity.name());
-        if let Some(user) = identity.user() {
-            wasi.env("ZERO_STORAGE_USER", user);
-        }
-        let mut store = new_store(self.engine, self.storage, identity, memory_limit, wasi.build());
+        let wasi = app_wasi(&identity, args);
+        let mut store = new_store(self.engine, self.storage, identity, memory_limit(self.limits), wasi);
         store.set_epoch_deadline(ticks(self.timeout()));
         store
     }
@@ -200,25 +201,49 @@ impl Launcher<'_> {
         let mut store = self.store(identity, args);
         let outcome = Command::instantiate(&mut store, component, self.linker)
             .and_then(|command| command.wasi_cli_run().call_run(&mut store));
-        match outcome {
-            Ok(Ok(())) => Ok(AppExit::Exited(0)),
-            Ok(Err(())) => Ok(AppExit::Exited(1)),
-            Err(error) => {
-                if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                    return Ok(AppExit::Exited(exit.0));
-                }
-                let why = if store.data().limits.exceeded {
-                    format!(
-                        "app `{name}` exceeded its memory limit of {} bytes and was stopped",
-                        self.limits.memory_limit_bytes
-                    )
-                } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-                    format!("app `{name}` ran longer than its limit of {} s and was stopped", self.limits.timeout_secs)
-                } else {
-                    format!("app `{name}` failed: {error:?}")
-                };
-                Err(Error::AppStopped(why))
+        command_exit(outcome, store.data().limits.exceeded, &name, self.limits)
+    }
+}
+
+/// The linear memory an app may use, as the store's limiter counts it.
+fn memory_limit(limits: &AppLimits) -> usize {
+    usize::try_from(limits.memory_limit_bytes).unwrap_or(usize::MAX)
+}
+
+/// An app's WASI context: the host's stdio, `args`, and the environment variables that name the
+/// app and its user. No files, no network.
+fn app_wasi(identity: &ProcessIdentity, args: &[String]) -> WasiCtx {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.inherit_stdio().args(args).env("ZERO_STORAGE_APP", identity.name());
+    if let Some(user) = identity.user() {
+        wasi.env("ZERO_STORAGE_USER", user);
+    }
+    wasi.build()
+}
+
+/// How the run of the `wasi:cli` command `name` ended, from what `run` returned and whether its
+/// store passed its memory limit: its exit status, or why it was stopped.
+fn command_exit(
+    outcome: wasmtime::Result<Result<(), ()>>,
+    memory_exceeded: bool,
+    name: &str,
+    limits: &AppLimits,
+) -> Result<AppExit> {
+    match outcome {
+        Ok(Ok(())) => Ok(AppExit::Exited(0)),
+        Ok(Err(())) => Ok(AppExit::Exited(1)),
+        Err(error) => {
+            if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                return Ok(AppExit::Exited(exit.0));
             }
+            let why = if memory_exceeded {
+                format!("app `{name}` exceeded its memory limit of {} bytes and was stopped", limits.memory_limit_bytes)
+            } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+                format!("app `{name}` ran longer than its limit of {} s and was stopped", limits.timeout_secs)
+            } else {
+                format!("app `{name}` failed: {error:?}")
+            };
+            Err(Error::AppStopped(why))
         }
     }
 }

@@ -13,10 +13,7 @@ use super::{BackendKind, Global};
 /// The runtime on the backend the global options name, with the configuration file's quotas and
 /// limits.
 pub(super) fn runtime(global: &Global) -> anyhow::Result<Runtime> {
-    let config = match &global.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
+    let config = config(global)?;
     // One command runs one or two processes: reserving a pool would cost more than it saves.
     let builder = RuntimeBuilder::new().config(config).instance_pool(None);
     let builder = match global.backend {
@@ -28,6 +25,14 @@ pub(super) fn runtime(global: &Global) -> anyhow::Result<Runtime> {
         BackendKind::Etcd => builder.backend(etcd_backend(global)?),
     };
     builder.build().context("cannot start the storage runtime")
+}
+
+/// The configuration file's settings, or the defaults without one.
+pub(super) fn config(global: &Global) -> anyhow::Result<Config> {
+    Ok(match &global.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    })
 }
 
 #[cfg(feature = "etcd")]

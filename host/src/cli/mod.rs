@@ -158,7 +158,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         // The app runs in this process, on the backend opened here.
         Command::Run { app, user, roles, wasm, args } => {
-            let runtime = local::runtime(&cli.global)?;
             let mut identity = ProcessIdentity::new(&app)?;
             for role in &roles {
                 identity = identity.with_role(role);
@@ -169,7 +168,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
             let mut argv = vec![wasm.file_name().map_or_else(|| app.clone(), |n| n.to_string_lossy().into_owned())];
             argv.extend(args);
-            let AppExit::Exited(code) = runtime.run_app(identity, &bytes, &argv)?;
+            // With a running service the app runs here and its storage calls go to the service
+            // (the connection probed is dropped: the runner opens its own, as the app).
+            let AppExit::Exited(code) = match target::service(&cli.global)? {
+                Some((socket, _probe)) => zero_storage::run_app_connected(
+                    &socket,
+                    identity,
+                    &bytes,
+                    &argv,
+                    &local::config(&cli.global)?.apps,
+                )?,
+                None => local::runtime(&cli.global)?.run_app(identity, &bytes, &argv)?,
+            };
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Command::Serve { socket } => {

@@ -88,22 +88,8 @@ impl TargetError {
 impl Target {
     /// Where the storage commands of this invocation go; see the module documentation.
     pub(super) fn choose(global: &Global) -> anyhow::Result<Target> {
-        if let Some(socket) = &global.connect {
-            let client = ServiceClient::connect(socket).with_context(|| {
-                format!(
-                    "cannot connect to the storage service at {} (--connect / ZERO_STORAGE_CONNECT): start it with \
-                     `zero-storage serve --socket {0}`, or leave out --connect to use the data directory",
-                    socket.display()
-                )
-            })?;
-            return Service::claim(client, socket).map(Target::Service);
-        }
-        if matches!(global.backend, BackendKind::Fs) {
-            let socket = global.data.join(zero_storage::DEFAULT_SOCKET_NAME);
-            // Nothing there, or a socket left by a service that died: open the directory here.
-            if let Ok(client) = ServiceClient::connect(&socket) {
-                return Service::claim(client, &socket).map(Target::Service);
-            }
+        if let Some((socket, client)) = service(global)? {
+            return Service::claim(client, &socket).map(Target::Service);
         }
         let runtime = local::runtime(global)?;
         let process = Box::new(runtime.process(ProcessIdentity::system(CLI_PROCESS_NAME)?)?);
@@ -151,6 +137,29 @@ impl Target {
             Target::Service(service) => service.call(|client| client.sweep(Some(namespace))),
         }
     }
+}
+
+/// The Storage Service this invocation uses, by the rules of the module documentation: its
+/// socket and a fresh connection to it, or `None` to open the backend here.
+pub(super) fn service(global: &Global) -> anyhow::Result<Option<(PathBuf, ServiceClient)>> {
+    if let Some(socket) = &global.connect {
+        let client = ServiceClient::connect(socket).with_context(|| {
+            format!(
+                "cannot connect to the storage service at {} (--connect / ZERO_STORAGE_CONNECT): start it with \
+                 `zero-storage serve --socket {0}`, or leave out --connect to use the data directory",
+                socket.display()
+            )
+        })?;
+        return Ok(Some((socket.clone(), client)));
+    }
+    if matches!(global.backend, BackendKind::Fs) {
+        let socket = global.data.join(zero_storage::DEFAULT_SOCKET_NAME);
+        // Nothing there, or a socket left by a service that died: open the directory here.
+        if let Ok(client) = ServiceClient::connect(&socket) {
+            return Ok(Some((socket, client)));
+        }
+    }
+    Ok(None)
 }
 
 impl Service {

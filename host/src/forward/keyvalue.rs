@@ -9,7 +9,10 @@
 //! - draft2's string cursors are Zero's; draft's numeric cursors are looked up in the bucket's
 //!   table of the last [`REMEMBERED_CURSORS`] it returned.
 //! - draft's counters are unsigned: `increment` refuses a counter that is or would become
-//!   negative, and a delta above `i64::MAX`, changing nothing.
+//!   negative, and a delta above `i64::MAX`. Unlike in process this is not one atomic step
+//!   (the wire's increment has no bound): if another writer makes the counter negative while
+//!   the call runs, the increment lands, is undone, and the call is refused; readers may see
+//!   the value in between (see `ServiceCalls::increment_within`).
 
 use std::collections::VecDeque;
 

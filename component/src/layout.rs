@@ -76,6 +76,23 @@ pub fn key_of_meta(raw: &[u8]) -> Result<&[u8]> {
     }
 }
 
+/// The user key of a value record's backend key.
+pub fn key_of_data(raw: &[u8]) -> Result<&[u8]> {
+    match raw {
+        [DATA, key @ ..] if !key.is_empty() => Ok(key),
+        _ => Err(corrupt("value")),
+    }
+}
+
+/// The value records of the keys from `first` to `last`, both included, in key order: the
+/// entries whose directory records a `meta_range` scan returned, read in one scan.
+pub fn data_range(first: &[u8], last: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    // The smallest key greater than `last` is `last` followed by a zero byte.
+    let mut end = data_key(last);
+    end.push(0);
+    (data_key(first), end)
+}
+
 /// The directory records whose keys start with `prefix` and come strictly after `after`.
 pub fn meta_range(prefix: &[u8], after: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
     let mut start = meta_key(prefix);
@@ -231,6 +248,16 @@ mod tests {
                 && end > meta_key(&[0xf4, 0x8f, 0xbf, 0xbf])
                 && end <= data_key(b"").max(vec![b'n'])
         );
+    }
+
+    #[test]
+    fn data_range_covers_first_to_last_and_nothing_else() {
+        let (start, end) = data_range(b"b", b"d");
+        assert!(start <= data_key(b"b") && data_key(b"d") < end && data_key(b"d\0") >= end);
+        assert!(data_key(b"a\xff") < start && meta_key(b"c") >= end);
+        assert_eq!(key_of_data(&data_key(b"k")), Ok(&b"k"[..]));
+        assert!(matches!(key_of_data(b"d"), Err(Error::Backend(_))));
+        assert!(matches!(key_of_data(&meta_key(b"k")), Err(Error::Backend(_))));
     }
 
     #[test]

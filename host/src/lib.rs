@@ -40,6 +40,7 @@ pub mod backend;
 mod cache;
 mod clock;
 mod config;
+pub mod dump;
 mod error;
 mod forward;
 mod identity;

@@ -174,6 +174,11 @@ impl Runtime {
         &self.inner.config
     }
 
+    /// The clock that time to live is measured against.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        self.inner.storage.clock()
+    }
+
     fn load_app(&self, app_wasm: &[u8]) -> Result<Component> {
         let wasm = app::prepare(app_wasm)?;
         let cache_dir = self.inner.cache_dir.as_deref();

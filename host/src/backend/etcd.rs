@@ -33,7 +33,9 @@ use zero_storage_component::layout::prefix_end;
 use zero_storage_component::limits::MAX_BATCH_KEYS;
 use zero_storage_component::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
-use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
+use super::{
+    Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, Snapshot, condition_holds,
+};
 
 /// The cluster prefix used when none is configured.
 pub const DEFAULT_PREFIX: &str = "zero/";
@@ -314,14 +316,15 @@ impl EtcdBackend {
         }
     }
 
-    fn entry(&self, base: &[u8], kv: &etcd_client::KeyValue) -> Entry {
-        Entry { key: kv.key()[base.len()..].to_vec(), value: kv.value().to_vec(), version: kv.mod_revision() as u64 }
-    }
-}
-
-impl Backend for EtcdBackend {
-    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
-        let base = self.namespace_prefix(namespace)?;
+    /// Answers `queries` in `namespace` at `revision`, or at the newest revision when none is
+    /// given; returns the answers and the revision they were read at.
+    fn read_at(
+        &self,
+        namespace: &str,
+        queries: &[Query],
+        revision: Option<i64>,
+    ) -> Result<(Vec<Answer>, i64), ReadFailure> {
+        let base = self.namespace_prefix(namespace).map_err(ReadFailure::Other)?;
         let key = |suffix: &[u8]| [base.as_slice(), suffix].concat();
         // Empty ranges and zero limits are answered here: etcd reads a limit of 0 as "no limit".
         let mut answers: Vec<Option<Answer>> = Vec::with_capacity(queries.len());
@@ -343,8 +346,9 @@ impl Backend for EtcdBackend {
                 Query::Scan { .. } => answers.push(Some(Answer::Scanned(Vec::new()))),
             }
         }
-        // The first chunk fixes the revision; later chunks read at it, so all see one snapshot.
-        let mut revision = 0i64;
+        // Unless given, the first chunk fixes the revision; later chunks read at it, so all
+        // see one snapshot.
+        let mut revision = revision.unwrap_or(0);
         for chunk in requests.chunks(READ_CHUNK) {
             let pinned = revision;
             let make = || {
@@ -359,13 +363,19 @@ impl Backend for EtcdBackend {
                         .collect::<Vec<_>>(),
                 )
             };
-            let response = self.txn_with_retries(make).map_err(BackendError)?;
+            let response = self.txn_with_retries(make).map_err(|message| {
+                if pinned > 0 && message.contains(COMPACTED) {
+                    ReadFailure::Compacted(pinned)
+                } else {
+                    ReadFailure::Other(BackendError(message))
+                }
+            })?;
             if revision == 0 {
                 revision = response.header().map_or(0, |header| header.revision());
             }
             for ((index, _, _), op) in chunk.iter().zip(response.op_responses()) {
                 let TxnOpResponse::Get(got) = op else {
-                    return Err(BackendError("etcd answered a read with something else".into()));
+                    return Err(ReadFailure::Other(BackendError("etcd answered a read with something else".into())));
                 };
                 answers[*index] = Some(match &queries[*index] {
                     Query::Get(_) => Answer::Got(got.kvs().first().map(|kv| self.entry(&base, kv))),
@@ -373,10 +383,28 @@ impl Backend for EtcdBackend {
                 });
             }
         }
-        answers
+        let answers = answers
             .into_iter()
-            .map(|answer| answer.ok_or_else(|| BackendError("etcd left a query unanswered".into())))
-            .collect()
+            .map(|answer| answer.ok_or_else(|| ReadFailure::Other(BackendError("etcd left a query unanswered".into()))))
+            .collect::<Result<_, _>>()?;
+        Ok((answers, revision))
+    }
+
+    fn entry(&self, base: &[u8], kv: &etcd_client::KeyValue) -> Entry {
+        Entry { key: kv.key()[base.len()..].to_vec(), value: kv.value().to_vec(), version: kv.mod_revision() as u64 }
+    }
+}
+
+impl Backend for EtcdBackend {
+    fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
+        match self.read_at(namespace, queries, None) {
+            // A later part of a split read was pinned to a revision compacted meanwhile: start
+            // over at the newest revision, which cannot have been compacted.
+            Err(ReadFailure::Compacted(_)) => self.read_at(namespace, queries, None),
+            other => other,
+        }
+        .map(|(answers, _)| answers)
+        .map_err(ReadFailure::into_backend_error)
     }
 
     fn commit(
@@ -496,6 +524,61 @@ impl Backend for EtcdBackend {
             from = [root.as_slice(), name, b"\x01"].concat();
         }
     }
+
+    /// Reads pinned to one revision: the cluster's newest when the snapshot is taken, fixed by
+    /// a keys-only read of at most one of the namespace's keys. etcd keeps old revisions until
+    /// it compacts them; a read after the snapshot's revision was compacted fails with an error
+    /// that says to start over.
+    fn snapshot(&self, namespace: &str) -> Result<Box<dyn Snapshot + '_>, BackendError> {
+        let probe = Query::Scan { start: Vec::new(), end: vec![0xff; 2], limit: 1, keys_only: true };
+        let (_, revision) = self.read_at(namespace, &[probe], None).map_err(ReadFailure::into_backend_error)?;
+        if revision <= 0 {
+            return Err(BackendError("etcd answered a read without its revision".into()));
+        }
+        Ok(Box::new(EtcdSnapshot { backend: self, namespace: namespace.to_owned(), revision }))
+    }
+}
+
+/// What etcd says when a read asks for a revision it has compacted away.
+const COMPACTED: &str = "required revision has been compacted";
+
+/// Why a read failed: its pinned revision was compacted, or anything else.
+enum ReadFailure {
+    Compacted(i64),
+    Other(BackendError),
+}
+
+impl ReadFailure {
+    fn into_backend_error(self) -> BackendError {
+        match self {
+            ReadFailure::Compacted(revision) => {
+                BackendError(format!("etcd compacted revision {revision} while it was being read; try again"))
+            }
+            ReadFailure::Other(error) => error,
+        }
+    }
+}
+
+/// One namespace as it was at one etcd revision.
+struct EtcdSnapshot<'b> {
+    backend: &'b EtcdBackend,
+    namespace: String,
+    revision: i64,
+}
+
+impl Snapshot for EtcdSnapshot<'_> {
+    fn read(&self, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
+        match self.backend.read_at(&self.namespace, queries, Some(self.revision)) {
+            Ok((answers, _)) => Ok(answers),
+            Err(ReadFailure::Compacted(revision)) => Err(BackendError(format!(
+                "the etcd cluster compacted revision {revision}, at which this snapshot of `{}` was being read, \
+                 before the reading was done (the cluster keeps less history than the export took; see its \
+                 --auto-compaction-retention): run it again, perhaps while the cluster compacts less often",
+                self.namespace
+            ))),
+            Err(ReadFailure::Other(error)) => Err(error),
+        }
+    }
 }
 
 /// Runs `future` on `runtime` and waits for its output on the calling thread.
@@ -525,9 +608,14 @@ fn classify(error: etcd_client::Error) -> Failure {
             if message.contains("larger than max") || message.contains("too large") {
                 return Failure::Permanent(format!("request too large for the etcd cluster ({message})"));
             }
+            if message.contains(COMPACTED) {
+                // Retrying a read pinned to a compacted revision can never succeed.
+                return Failure::Permanent(message);
+            }
             match status.code() {
                 // No leader, leader changed, request timed out, too many requests, connection
-                // lost, compacted revision (a pinned read restarts): all pass with time.
+                // lost: all pass with time. (A compacted revision is caught above: a pinned
+                // read starts over instead.)
                 Code::Unavailable
                 | Code::DeadlineExceeded
                 | Code::ResourceExhausted

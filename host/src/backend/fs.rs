@@ -18,16 +18,23 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{
+    Database, DatabaseError, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, TableError,
+};
 
 use super::group_commit::{GroupCommit, Outcome};
-use super::{Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, condition_holds};
+use super::{
+    Answer, Backend, BackendError, CommitResult, Condition, Entry, Mutation, Query, Snapshot, condition_holds,
+};
 
 /// `(namespace, key)`: namespaces apart, keys bytewise within one.
 type NamespacedKey = (&'static str, &'static [u8]);
 /// `(version, value)`.
 type VersionedValue = (u64, &'static [u8]);
 const ENTRIES: TableDefinition<NamespacedKey, VersionedValue> = TableDefinition::new("entries");
+/// The `entries` table opened for reading.
+type Entries = ReadOnlyTable<NamespacedKey, VersionedValue>;
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const LAST_VERSION: &str = "last-version";
 /// redb's page cache. redb's default (1 GiB) lets a big data set fill the host's memory; the
@@ -181,38 +188,7 @@ impl FsBackend {
 impl Backend for FsBackend {
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
         let txn = self.db.begin_read().map_err(|e| failure("start a read", e))?;
-        let table = match txn.open_table(ENTRIES) {
-            Ok(table) => Some(table),
-            Err(TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(failure("open its table", e)),
-        };
-        let mut answers = Vec::with_capacity(queries.len());
-        for query in queries {
-            answers.push(match (query, &table) {
-                (Query::Get(key), Some(table)) => {
-                    Answer::Got(table.get((namespace, key.as_slice())).map_err(|e| failure("read", e))?.map(|guard| {
-                        let (version, value) = guard.value();
-                        Entry { key: key.clone(), value: value.to_vec(), version }
-                    }))
-                }
-                (Query::Scan { start, end, limit, keys_only }, Some(table)) if start < end => {
-                    let range = table
-                        .range((namespace, start.as_slice())..(namespace, end.as_slice()))
-                        .map_err(|e| failure("scan", e))?;
-                    let mut entries = Vec::new();
-                    for item in range.take(*limit as usize) {
-                        let (key, value) = item.map_err(|e| failure("scan", e))?;
-                        let (version, value) = value.value();
-                        let value = if *keys_only { Vec::new() } else { value.to_vec() };
-                        entries.push(Entry { key: key.value().1.to_vec(), value, version });
-                    }
-                    Answer::Scanned(entries)
-                }
-                (Query::Get(_), None) => Answer::Got(None),
-                (Query::Scan { .. }, _) => Answer::Scanned(Vec::new()),
-            });
-        }
-        Ok(answers)
+        answer(open_entries(&txn)?.as_ref(), namespace, queries)
     }
 
     fn commit(
@@ -258,5 +234,68 @@ impl Backend for FsBackend {
                 None => return Ok(names),
             }
         }
+    }
+
+    /// One redb read transaction: MVCC, so it costs no copy and never blocks commits. While
+    /// it lives, redb cannot reuse the pages that later commits free, so the file may grow
+    /// by what is written meanwhile.
+    fn snapshot(&self, namespace: &str) -> Result<Box<dyn Snapshot + '_>, BackendError> {
+        let txn = self.db.begin_read().map_err(|e| failure("start a read", e))?;
+        let table = open_entries(&txn)?;
+        Ok(Box::new(FsSnapshot { table, namespace: namespace.to_owned() }))
+    }
+}
+
+/// The `entries` table as `txn` sees it, or none if nothing was ever written.
+fn open_entries(txn: &ReadTransaction) -> Result<Option<Entries>, BackendError> {
+    match txn.open_table(ENTRIES) {
+        Ok(table) => Ok(Some(table)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(failure("open its table", e)),
+    }
+}
+
+/// Answers `queries` in `namespace` from one read transaction's view of the table.
+fn answer(table: Option<&Entries>, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
+    let mut answers = Vec::with_capacity(queries.len());
+    for query in queries {
+        answers.push(match (query, table) {
+            (Query::Get(key), Some(table)) => {
+                Answer::Got(table.get((namespace, key.as_slice())).map_err(|e| failure("read", e))?.map(|guard| {
+                    let (version, value) = guard.value();
+                    Entry { key: key.clone(), value: value.to_vec(), version }
+                }))
+            }
+            (Query::Scan { start, end, limit, keys_only }, Some(table)) if start < end => {
+                let range = table
+                    .range((namespace, start.as_slice())..(namespace, end.as_slice()))
+                    .map_err(|e| failure("scan", e))?;
+                let mut entries = Vec::new();
+                for item in range.take(*limit as usize) {
+                    let (key, value) = item.map_err(|e| failure("scan", e))?;
+                    let (version, value) = value.value();
+                    let value = if *keys_only { Vec::new() } else { value.to_vec() };
+                    entries.push(Entry { key: key.value().1.to_vec(), value, version });
+                }
+                Answer::Scanned(entries)
+            }
+            (Query::Get(_), None) => Answer::Got(None),
+            (Query::Scan { .. }, _) => Answer::Scanned(Vec::new()),
+        });
+    }
+    Ok(answers)
+}
+
+/// One namespace as one read transaction sees it. The opened table holds the transaction open
+/// for as long as it lives; no table means nothing had ever been written, so the namespace is
+/// empty in this snapshot for good.
+struct FsSnapshot {
+    table: Option<Entries>,
+    namespace: String,
+}
+
+impl Snapshot for FsSnapshot {
+    fn read(&self, queries: &[Query]) -> Result<Vec<Answer>, BackendError> {
+        answer(self.table.as_ref(), &self.namespace, queries)
     }
 }

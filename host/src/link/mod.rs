@@ -115,6 +115,11 @@ impl ZeroStorageCtx {
     pub fn quotas(&self) -> &Quotas {
         &self.inner.quotas
     }
+
+    /// The clock that time to live is measured against.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
 }
 
 /// One store's view of a [`ZeroStorageCtx`]: the context, and the identity of the process the

@@ -561,3 +561,19 @@ fn on_sigterm_every_answered_write_is_kept() {
     }
     assert!(client.quota().unwrap().key_count >= answered as u64);
 }
+
+#[test]
+fn a_python_client_written_from_protocol_md_alone_works_against_the_daemon() {
+    assert!(Path::new("/usr/bin/python3").exists(), "this test's client is /usr/bin/python3 (Debian python3)");
+    let daemon = Daemon::start("fs");
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python-client");
+    let output =
+        Command::new("/usr/bin/python3").arg("demo.py").arg(&daemon.socket).current_dir(&client).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("ok ")).count(), 12, "{stdout}");
+    // What the Python client wrote is what a Rust client reads.
+    let get = Request::GetIn(StorageGetInRequest { namespace: Some("app:py-demo".into()), key: "blob".into() });
+    let Response::GetIn(answer) = call(&mut daemon.client(), get) else { panic!() };
+    assert_eq!(answer.result.unwrap(), Some((0..=255u8).collect::<Vec<u8>>()));
+}

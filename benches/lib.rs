@@ -153,3 +153,36 @@ pub fn resident_bytes() -> u64 {
         .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
 }
+
+/// The release `zero-storage` binary (`target/release/zero-storage`), built first so that it is
+/// the current code.
+pub fn zero_storage_binary() -> PathBuf {
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.current_dir(workspace()).args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "zero-storage",
+        "--bin",
+        "zero-storage",
+    ]);
+    // Cargo describes the bench's own package in these; passing them on would make build
+    // scripts that watch them rebuild here, and again in the next plain `cargo build`.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let describes_package = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        if describes_package || name == "CARGO_TARGET_TMPDIR" || name == "OUT_DIR" {
+            build.env_remove(&*name);
+        }
+    }
+    assert!(build.status().expect("run cargo to build zero-storage").success(), "building zero-storage failed");
+    workspace().join("target/release/zero-storage")
+}
+
+/// The `q` quantile (0.0 ..= 1.0) of `sorted`, which must be in ascending order and not empty.
+pub fn quantile(sorted: &[u64], q: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}

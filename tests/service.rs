@@ -177,7 +177,7 @@ fn unknown_tags_and_undecodable_payloads_get_the_error_frames_of_protocol_md_and
     let daemon = Daemon::start("memory");
     let mut stream = daemon.raw();
     // Pipelined: an unknown tag, an undecodable GET, an answer's tag, then a good GET.
-    stream.write_all(&hex("30700000 00000000")).unwrap();
+    stream.write_all(&hex("40700000 00000000")).unwrap();
     stream.write_all(&hex("00700000 02000000 0563")).unwrap();
     stream.write_all(&frame(MSG_STORAGE_GET_RESPONSE, &[0, 0])).unwrap();
     stream.write_all(&hex("00700000 06000000 05636f6c6f72")).unwrap();
@@ -185,7 +185,7 @@ fn unknown_tags_and_undecodable_payloads_get_the_error_frames_of_protocol_md_and
     assert_eq!(
         frame(unknown.0, &unknown.1),
         hex(
-            "ff700000 41000000 b0e0013d74616720307837303330206973206e6f742061206d657373616765206f6620746869732070726f746f636f6c3b207365652050524f544f434f4c2e6d64"
+            "ff700000 41000000 c0e0013d74616720307837303430206973206e6f742061206d657373616765206f6620746869732070726f746f636f6c3b207365652050524f544f434f4c2e6d64"
         )
     );
     let undecodable = read_frame(&mut stream).unwrap();

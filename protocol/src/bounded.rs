@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use zero_storage_component::limits::MAX_BATCH_KEYS;
 
-use crate::limits::MAX_CLAIM_ROLES;
+use crate::limits::{MAX_CLAIM_ROLES, MAX_EXPORT_NAMESPACES};
 
 /// A batch's keys, entries, preconditions or writes: at most `MAX_BATCH_KEYS + 1` kept.
 pub(crate) fn batch<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
@@ -24,6 +24,11 @@ pub(crate) fn batch<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer
 /// A claim's roles: at most `MAX_CLAIM_ROLES + 1` kept.
 pub(crate) fn roles<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     at_most(deserializer, MAX_CLAIM_ROLES + 1)
+}
+
+/// An export's namespaces: at most `MAX_EXPORT_NAMESPACES + 1` kept.
+pub(crate) fn export_namespaces<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    at_most(deserializer, MAX_EXPORT_NAMESPACES + 1)
 }
 
 /// A sequence of which at most `keep` elements are kept.
@@ -81,6 +86,14 @@ mod tests {
         let many = StorageDeleteManyRequest { namespace: None, keys: vec!["k".into(); 1500] };
         let payload = postcard::to_allocvec(&many).unwrap();
         assert!(postcard::from_bytes::<StorageDeleteManyRequest>(&payload[..payload.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn an_export_keeps_at_most_one_namespace_more_than_the_service_accepts() {
+        let request = StorageExportFileRequest { path: "/d".into(), namespaces: vec![String::new(); 100_000] };
+        let decoded: StorageExportFileRequest =
+            postcard::from_bytes(&postcard::to_allocvec(&request).unwrap()).unwrap();
+        assert_eq!(decoded.namespaces.len(), crate::limits::MAX_EXPORT_NAMESPACES + 1);
     }
 
     #[test]

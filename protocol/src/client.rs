@@ -21,6 +21,8 @@ pub enum ClientError {
     Refused(ErrorResponse),
     /// The storage request failed; nothing changed.
     Storage(StorageError),
+    /// A `STORAGE_EXPORT_FILE` or `STORAGE_IMPORT_FILE` was refused or failed.
+    Dump(DumpFileError),
     /// The answer did not decode, or answered another request: the stream is out of step, so
     /// the connection should be closed.
     OutOfStep(String),
@@ -32,6 +34,7 @@ impl fmt::Display for ClientError {
             ClientError::Io(error) => write!(f, "the storage service connection failed: {error}"),
             ClientError::Refused(error) => write!(f, "the storage service refused the request: {}", error.message),
             ClientError::Storage(error) => error.fmt(f),
+            ClientError::Dump(error) => error.fmt(f),
             ClientError::OutOfStep(why) => write!(f, "the storage service's answer is out of step: {why}"),
         }
     }
@@ -48,6 +51,12 @@ impl From<io::Error> for ClientError {
 impl From<StorageError> for ClientError {
     fn from(error: StorageError) -> Self {
         ClientError::Storage(error)
+    }
+}
+
+impl From<DumpFileError> for ClientError {
+    fn from(error: DumpFileError) -> Self {
+        ClientError::Dump(error)
     }
 }
 
@@ -263,6 +272,28 @@ impl ServiceClient {
     pub fn sweep(&mut self, namespace: Option<&str>) -> Result<u64, ClientError> {
         match self.call(&Request::Sweep(StorageSweepRequest { namespace: namespace.map(str::to_owned) }))? {
             Response::Sweep(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Has the service write a dump of `namespaces` (empty: every namespace that holds data) to
+    /// a new file at the absolute `path`, on its side; answers what it wrote. Only for a fully
+    /// trusted peer acting as a system process. A failure is [`ClientError::Dump`].
+    pub fn export_file(&mut self, path: &str, namespaces: &[String]) -> Result<ExportSummary, ClientError> {
+        let request = StorageExportFileRequest { path: path.to_owned(), namespaces: namespaces.to_vec() };
+        match self.call(&Request::ExportFile(request))? {
+            Response::ExportFile(answer) => Ok(answer.result?),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Has the service restore the dump in the file at the absolute `path`, on its side, in
+    /// `mode` (with `dry_run`, only checking); answers what it did. Only for a fully trusted peer
+    /// acting as a system process. A failure is [`ClientError::Dump`].
+    pub fn import_file(&mut self, path: &str, mode: ImportMode, dry_run: bool) -> Result<ImportSummary, ClientError> {
+        let request = StorageImportFileRequest { path: path.to_owned(), mode, dry_run };
+        match self.call(&Request::ImportFile(request))? {
+            Response::ImportFile(answer) => Ok(answer.result?),
             other => Err(unexpected(other)),
         }
     }

@@ -188,6 +188,10 @@ messages! {
         Namespaces(StorageNamespacesRequest) = MSG_STORAGE_NAMESPACES,
         /// `STORAGE_SWEEP` (`0x702C`).
         Sweep(StorageSweepRequest) = MSG_STORAGE_SWEEP,
+        /// `STORAGE_EXPORT_FILE` (`0x702E`).
+        ExportFile(StorageExportFileRequest) = MSG_STORAGE_EXPORT_FILE,
+        /// `STORAGE_IMPORT_FILE` (`0x7030`).
+        ImportFile(StorageImportFileRequest) = MSG_STORAGE_IMPORT_FILE,
     }
 }
 
@@ -235,6 +239,10 @@ messages! {
         Namespaces(StorageNamespacesResponse) = MSG_STORAGE_NAMESPACES_RESPONSE,
         /// `STORAGE_SWEEP_RESPONSE` (`0x702D`).
         Sweep(StorageSweepResponse) = MSG_STORAGE_SWEEP_RESPONSE,
+        /// `STORAGE_EXPORT_FILE_RESPONSE` (`0x702F`).
+        ExportFile(StorageExportFileResponse) = MSG_STORAGE_EXPORT_FILE_RESPONSE,
+        /// `STORAGE_IMPORT_FILE_RESPONSE` (`0x7031`).
+        ImportFile(StorageImportFileResponse) = MSG_STORAGE_IMPORT_FILE_RESPONSE,
         /// `ERROR` (`0x70FF`): the generic error frame.
         Error(ErrorResponse) = MSG_ERROR,
     }

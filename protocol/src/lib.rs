@@ -63,6 +63,6 @@ mod tags;
 pub use client::{ClientError, ServiceClient};
 pub use codec::{DecodeError, Request, Response};
 pub use frame::{Frame, FrameDecoder, FrameTooLarge};
-pub use limits::{HEADER_LEN, MAX_CLAIM_ROLES, MAX_FRAME_PAYLOAD};
+pub use limits::{HEADER_LEN, MAX_CLAIM_ROLES, MAX_EXPORT_NAMESPACES, MAX_FRAME_PAYLOAD};
 pub use messages::*;
 pub use tags::*;

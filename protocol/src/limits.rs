@@ -9,6 +9,10 @@ use zero_storage_component::namespace::{MAX_NAME_BYTES, USER_PREFIX};
 /// every namespace decision.
 pub const MAX_CLAIM_ROLES: usize = 16;
 
+/// The most namespaces one `STORAGE_EXPORT_FILE` may name; an empty list exports every
+/// namespace that holds data, however many.
+pub const MAX_EXPORT_NAMESPACES: usize = 1000;
+
 /// The bytes of a frame header: `tag: u32 LE`, then `payload length: u32 LE`.
 pub const HEADER_LEN: usize = 8;
 

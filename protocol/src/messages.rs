@@ -3,8 +3,8 @@
 //! new messages.
 //!
 //! The design's five requests act on the caller's own namespace. Every request this protocol
-//! adds that touches storage starts with `namespace: Option<String>`: `None` is the caller's own
-//! namespace, `Some("user:alice")` another namespace the caller may use.
+//! adds that acts in one namespace starts with `namespace: Option<String>`: `None` is the
+//! caller's own namespace, `Some("user:alice")` another namespace the caller may use.
 
 use std::fmt;
 
@@ -451,6 +451,179 @@ pub struct StorageSweepResponse {
     /// How many expired entries were removed; `PermissionDenied` for a caller that is not a
     /// system process.
     pub result: Result<u64, StorageError>,
+}
+
+/// What to do with a namespace of the dump that already holds live entries, in
+/// `STORAGE_IMPORT_FILE`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImportMode {
+    /// Refuse the whole import, naming the namespace: only namespaces without live entries are
+    /// filled.
+    #[default]
+    OnlyEmpty,
+    /// Remove every entry of the namespace first, then write the dump's.
+    Replace,
+    /// Keep the namespace's entries and write the dump's over them: where both hold a key, the
+    /// dump's value and expiry win.
+    Merge,
+}
+
+/// What an export wrote of one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceExport {
+    /// The namespace.
+    pub namespace: String,
+    /// Entries written: every entry live when its snapshot was taken.
+    pub entries: u64,
+    /// Their key and value bytes.
+    pub usage_bytes: u64,
+    /// Entries left out because they had expired (stored, but not yet reclaimed).
+    pub expired: u64,
+    /// When the namespace's snapshot was taken, in ms since the Unix epoch.
+    pub snapshot_at_ms: u64,
+}
+
+/// What an export wrote, the answer of `STORAGE_EXPORT_FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    /// Per namespace, in the dump's order (ascending byte order).
+    pub namespaces: Vec<NamespaceExport>,
+    /// Entries written.
+    pub entries: u64,
+    /// Their key and value bytes.
+    pub usage_bytes: u64,
+    /// Entries left out because they had expired.
+    pub expired: u64,
+    /// The size of the dump file, in bytes.
+    pub dump_bytes: u64,
+}
+
+/// What became of a namespace that the dump holds, in `STORAGE_IMPORT_FILE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NamespaceAction {
+    /// It held no live entries; now it holds the dump's.
+    Filled,
+    /// Its `removed` live entries were removed first (replace mode).
+    Replaced {
+        /// Live entries removed.
+        removed: u64,
+    },
+    /// The dump's entries were written over its `existing` live entries (merge mode), of which
+    /// `overwritten` had a key the dump also holds.
+    Merged {
+        /// Live entries it held before.
+        existing: u64,
+        /// Of those, the ones the dump replaced.
+        overwritten: u64,
+    },
+}
+
+/// What an import did (or in a dry run would do) in one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceImport {
+    /// The namespace.
+    pub namespace: String,
+    /// Entries written.
+    pub entries: u64,
+    /// Their key and value bytes.
+    pub usage_bytes: u64,
+    /// Entries of the dump not written because they had expired.
+    pub expired: u64,
+    /// What happened to what the namespace held.
+    pub action: NamespaceAction,
+}
+
+/// What an import did, or in a dry run would do, the answer of `STORAGE_IMPORT_FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    /// Per namespace, in the dump's order.
+    pub namespaces: Vec<NamespaceImport>,
+    /// Entries written.
+    pub entries: u64,
+    /// Their key and value bytes.
+    pub usage_bytes: u64,
+    /// Entries of the dump not written because they had expired.
+    pub expired: u64,
+    /// The mode the import ran in.
+    pub mode: ImportMode,
+    /// Whether nothing was written (a dry run).
+    pub dry_run: bool,
+}
+
+/// Why a `STORAGE_EXPORT_FILE` or `STORAGE_IMPORT_FILE` failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DumpFileError {
+    /// Refused before any file was touched: `PermissionDenied` for a peer that is not a fully
+    /// trusted system process, `InvalidArgument` for a path that is not absolute or too many
+    /// namespaces.
+    Storage(StorageError),
+    /// The import is in `OnlyEmpty` mode and this namespace of the dump already holds live
+    /// entries: import in `Replace` or `Merge` mode. Nothing was written.
+    NotEmpty(String),
+    /// The export or import failed: the text is the dump library's message, which says what is
+    /// wrong and where (the dump's line, the namespace, the file) and what to do. A failed
+    /// export removes the file it created; a failed import wrote nothing unless the text says
+    /// how many entries it wrote.
+    Failed(String),
+}
+
+impl fmt::Display for DumpFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DumpFileError::Storage(error) => error.fmt(f),
+            DumpFileError::NotEmpty(namespace) => write!(
+                f,
+                "namespace `{namespace}` already holds data; import in replace mode to clear it first, or in merge \
+                 mode to keep its entries and let the dump's win"
+            ),
+            DumpFileError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for DumpFileError {}
+
+/// `STORAGE_EXPORT_FILE` (`0x702E`): write a dump (the JSON Lines format of DUMP.md) of
+/// `namespaces` to a new file at `path` on the service's side, with the service's own runtime,
+/// each namespace from one snapshot. Only for a fully trusted peer (the service's own uid or
+/// root) acting as a system process, since the service writes the file as its own user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageExportFileRequest {
+    /// An absolute path where no file exists yet: the service creates the file exclusively
+    /// (mode 0600), never overwriting or following an existing file or symbolic link.
+    pub path: String,
+    /// The namespaces to export, at most 1000; empty means every namespace that holds data.
+    #[serde(deserialize_with = "bounded::export_namespaces")]
+    pub namespaces: Vec<String>,
+}
+
+/// The answer to `STORAGE_EXPORT_FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageExportFileResponse {
+    /// What was written, once the file is complete and synced to disk.
+    pub result: Result<ExportSummary, DumpFileError>,
+}
+
+/// `STORAGE_IMPORT_FILE` (`0x7030`): restore the dump in the file at `path` on the service's
+/// side into the service's store: checked whole first, then written through the storage
+/// component as a system process. Only for a fully trusted peer acting as a system process,
+/// since the service reads the file as its own user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageImportFileRequest {
+    /// The absolute path of the dump. It must not change while the import runs (it is read
+    /// twice).
+    pub path: String,
+    /// What to do with namespaces of the dump that already hold data.
+    pub mode: ImportMode,
+    /// Check the dump and the store and report what the import would do, but write nothing.
+    pub dry_run: bool,
+}
+
+/// The answer to `STORAGE_IMPORT_FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageImportFileResponse {
+    /// What was written (or, in a dry run, would be).
+    pub result: Result<ImportSummary, DumpFileError>,
 }
 
 /// The generic error frame (`0x70FF`): the answer to a request that could not be decoded, had

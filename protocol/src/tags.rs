@@ -4,7 +4,8 @@
 //! original design's five messages, on the caller's own namespace. From `0x7010` on come ours:
 //! first the design's five again with a `namespace` field in front (tag + `0x10`), then the rest
 //! of `zero:storage/store`, then the identity claim, then the administration that only system
-//! processes may do (listing namespaces, sweeping). [`MSG_ERROR`] answers any request that could
+//! processes may do (listing namespaces, sweeping), then backup and restore through files on the
+//! service's side, for fully trusted peers only (exporting and importing dumps). [`MSG_ERROR`] answers any request that could
 //! not be decoded or (for `STORAGE_LIST`) did not succeed.
 
 /// `STORAGE_GET`: read one key of the caller's namespace.
@@ -88,13 +89,23 @@ pub const MSG_STORAGE_NAMESPACES_RESPONSE: u32 = 0x702B;
 pub const MSG_STORAGE_SWEEP: u32 = 0x702C;
 /// The answer to [`MSG_STORAGE_SWEEP`].
 pub const MSG_STORAGE_SWEEP_RESPONSE: u32 = 0x702D;
+/// `STORAGE_EXPORT_FILE`: write a dump of namespaces to a new file on the service's side (a
+/// fully trusted system process only).
+pub const MSG_STORAGE_EXPORT_FILE: u32 = 0x702E;
+/// The answer to [`MSG_STORAGE_EXPORT_FILE`].
+pub const MSG_STORAGE_EXPORT_FILE_RESPONSE: u32 = 0x702F;
+/// `STORAGE_IMPORT_FILE`: restore a dump from a file on the service's side (a fully trusted
+/// system process only).
+pub const MSG_STORAGE_IMPORT_FILE: u32 = 0x7030;
+/// The answer to [`MSG_STORAGE_IMPORT_FILE`].
+pub const MSG_STORAGE_IMPORT_FILE_RESPONSE: u32 = 0x7031;
 
 /// The generic error frame: answers a request that could not be decoded (unknown tag, bad
 /// payload, frame too long) or a `STORAGE_LIST` that failed, naming the request's tag.
 pub const MSG_ERROR: u32 = 0x70FF;
 
 /// Every tag with its name as PROTOCOL.md writes it, requests and answers in tag order.
-pub const TAG_NAMES: [(u32, &str); 41] = [
+pub const TAG_NAMES: [(u32, &str); 45] = [
     (MSG_STORAGE_GET, "STORAGE_GET"),
     (MSG_STORAGE_GET_RESPONSE, "STORAGE_GET_RESPONSE"),
     (MSG_STORAGE_SET, "STORAGE_SET"),
@@ -135,6 +146,10 @@ pub const TAG_NAMES: [(u32, &str); 41] = [
     (MSG_STORAGE_NAMESPACES_RESPONSE, "STORAGE_NAMESPACES_RESPONSE"),
     (MSG_STORAGE_SWEEP, "STORAGE_SWEEP"),
     (MSG_STORAGE_SWEEP_RESPONSE, "STORAGE_SWEEP_RESPONSE"),
+    (MSG_STORAGE_EXPORT_FILE, "STORAGE_EXPORT_FILE"),
+    (MSG_STORAGE_EXPORT_FILE_RESPONSE, "STORAGE_EXPORT_FILE_RESPONSE"),
+    (MSG_STORAGE_IMPORT_FILE, "STORAGE_IMPORT_FILE"),
+    (MSG_STORAGE_IMPORT_FILE_RESPONSE, "STORAGE_IMPORT_FILE_RESPONSE"),
     (MSG_ERROR, "ERROR"),
 ];
 
@@ -180,7 +195,7 @@ mod tests {
     #[test]
     fn unknown_tags_have_no_name() {
         assert_eq!(tag_name(0x7000), Some("STORAGE_GET"));
-        assert_eq!(tag_name(0x702E), None);
+        assert_eq!(tag_name(0x7032), None);
         assert_eq!(tag_name(0), None);
     }
 }

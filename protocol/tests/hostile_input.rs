@@ -144,11 +144,11 @@ fn undecodable_answers_are_malformed() {
 fn unknown_tags_are_refused_and_the_stream_stays_usable() {
     let get = Request::Get(StorageGetRequest { key: "k".into() });
     let mut decoder = FrameDecoder::new();
-    for tag in [0, 0x6FFF, 0x702E, 0x7030, 0x70FE, u32::MAX] {
+    for tag in [0, 0x6FFF, 0x7032, 0x7040, 0x70FE, u32::MAX] {
         decoder.push(&frame(tag, b"anything"));
     }
     decoder.push(&get.to_frame().unwrap().encode());
-    for tag in [0, 0x6FFF, 0x702E, 0x7030, 0x70FE, u32::MAX] {
+    for tag in [0, 0x6FFF, 0x7032, 0x7040, 0x70FE, u32::MAX] {
         let frame = decoder.next_frame().unwrap().unwrap();
         let error = Request::from_frame(&frame).unwrap_err();
         assert_eq!(error, DecodeError::UnknownTag { tag });
@@ -224,7 +224,7 @@ proptest! {
 
     #[test]
     fn arbitrary_payloads_under_every_tag_decode_or_fail_without_panicking(
-        tag in prop_oneof![(0x7000u32..0x7030), Just(MSG_ERROR)],
+        tag in prop_oneof![(0x7000u32..0x7040), Just(MSG_ERROR)],
         payload in prop::collection::vec(any::<u8>(), 0..200),
     ) {
         decodes_or_fails_cleanly(tag, &payload)?;

@@ -95,6 +95,17 @@ fn every_request_round_trips_at_the_edges_of_its_field_types() {
         Request::Namespaces(StorageNamespacesRequest { limit: 0, cursor: None }),
         Request::Sweep(StorageSweepRequest { namespace: None }),
         Request::Sweep(StorageSweepRequest { namespace: Some("app:notes".into()) }),
+        Request::ExportFile(StorageExportFileRequest { path: String::new(), namespaces: vec![] }),
+        Request::ExportFile(StorageExportFileRequest {
+            path: format!("/{}", "p".repeat(4096)),
+            namespaces: vec![format!("user:{}", "u".repeat(64)); MAX_EXPORT_NAMESPACES],
+        }),
+        Request::ImportFile(StorageImportFileRequest {
+            path: "/dump.jsonl".into(),
+            mode: ImportMode::OnlyEmpty,
+            dry_run: true,
+        }),
+        Request::ImportFile(StorageImportFileRequest { path: "/d".into(), mode: ImportMode::Merge, dry_run: false }),
     ];
     for request in requests {
         assert_eq!(decoded_request(&request), request);
@@ -124,6 +135,8 @@ fn every_answer_round_trips_with_every_storage_error() {
             Response::Claim(StorageClaimResponse { result: Err(error.clone()) }),
             Response::Namespaces(StorageNamespacesResponse { result: Err(error.clone()) }),
             Response::Sweep(StorageSweepResponse { result: Err(error.clone()) }),
+            Response::ExportFile(StorageExportFileResponse { result: Err(DumpFileError::Storage(error.clone())) }),
+            Response::ImportFile(StorageImportFileResponse { result: Err(DumpFileError::Storage(error.clone())) }),
         ];
         for response in failed {
             assert_eq!(decoded_response(&response), response);
@@ -162,6 +175,54 @@ fn successful_answers_round_trip_at_the_edges_of_their_field_types() {
             result: Ok(NamespacePage { namespaces: vec![], next_cursor: None }),
         }),
         Response::Sweep(StorageSweepResponse { result: Ok(u64::MAX) }),
+        Response::ExportFile(StorageExportFileResponse {
+            result: Ok(ExportSummary { namespaces: vec![], entries: 0, usage_bytes: 0, expired: 0, dump_bytes: 0 }),
+        }),
+        Response::ExportFile(StorageExportFileResponse {
+            result: Ok(ExportSummary {
+                namespaces: vec![NamespaceExport {
+                    namespace: "system".into(),
+                    entries: u64::MAX,
+                    usage_bytes: u64::MAX,
+                    expired: u64::MAX,
+                    snapshot_at_ms: u64::MAX,
+                }],
+                entries: u64::MAX,
+                usage_bytes: u64::MAX,
+                expired: u64::MAX,
+                dump_bytes: u64::MAX,
+            }),
+        }),
+        Response::ExportFile(StorageExportFileResponse {
+            result: Err(DumpFileError::Failed("cannot create /x: File exists".into())),
+        }),
+        Response::ImportFile(StorageImportFileResponse {
+            result: Ok(ImportSummary {
+                namespaces: [
+                    NamespaceAction::Filled,
+                    NamespaceAction::Replaced { removed: u64::MAX },
+                    NamespaceAction::Merged { existing: u64::MAX, overwritten: 0 },
+                ]
+                .into_iter()
+                .map(|action| NamespaceImport {
+                    namespace: "user:alice".into(),
+                    entries: 1,
+                    usage_bytes: u64::MAX,
+                    expired: 0,
+                    action,
+                })
+                .collect(),
+                entries: 3,
+                usage_bytes: u64::MAX,
+                expired: u64::MAX,
+                mode: ImportMode::Merge,
+                dry_run: true,
+            }),
+        }),
+        Response::ImportFile(StorageImportFileResponse {
+            result: Err(DumpFileError::Failed("line 3 of the dump: the dump ends before its trailer".into())),
+        }),
+        Response::ImportFile(StorageImportFileResponse { result: Err(DumpFileError::NotEmpty("system".into())) }),
         Response::Error(ErrorResponse { request_tag: u32::MAX, message: String::new() }),
     ];
     for response in responses {

@@ -1,14 +1,19 @@
-//! The storage commands (`set`, `get`, `delete`, `list`, `quota`, `usage`, `sweep`), written
-//! once over a [`Target`], so that they print the same and exit the same whether the backend is
-//! opened here or a Storage Service answers.
+//! The storage commands (`set`, `get`, `delete`, `list`, `quota`, `usage`, `sweep`, and
+//! `export` and `import`, whose work is in `dump.rs`), written once over a [`Target`], so that
+//! they print the same and exit the same whether the backend is opened here or a Storage Service
+//! answers.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
+use zero_storage::dump::ImportMode;
+use zero_storage::protocol::MAX_EXPORT_NAMESPACES;
 use zero_storage_component::limits::{MAX_PAGE_SIZE, MAX_VALUE_BYTES};
 
+use super::dump;
 use super::output::print_usage;
 use super::target::{Target, TargetBucket};
 
@@ -89,6 +94,37 @@ pub(super) enum StorageCommand {
     },
     /// Reclaim the space of expired entries in every namespace.
     Sweep,
+    /// Write a dump (DUMP.md) of namespaces to stdout or a new file, each namespace from one
+    /// snapshot; a summary goes to stderr.
+    #[command(group(ArgGroup::new("which").required(true).args(["namespaces", "all"])))]
+    Export {
+        /// A namespace to export (repeat for more, at most 1000); one that holds nothing is
+        /// exported with no entries.
+        #[arg(long = "ns", value_name = "NS")]
+        namespaces: Vec<String>,
+        /// Export every namespace that holds data.
+        #[arg(long)]
+        all: bool,
+        /// Write the dump to this new file (mode 0600) instead of stdout; an existing file is
+        /// never overwritten.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load a dump, checked whole before anything is written; a summary goes to stderr.
+    Import {
+        /// The dump; `-` or none reads stdin.
+        file: Option<PathBuf>,
+        /// Remove the entries of the dump's namespaces that hold data before writing the dump's.
+        #[arg(long, conflicts_with = "merge")]
+        replace: bool,
+        /// Keep the entries of the dump's namespaces that hold data; where both hold a key, the
+        /// dump's value and expiry win.
+        #[arg(long)]
+        merge: bool,
+        /// Check the dump and the store and print what the import would do, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl StorageCommand {
@@ -99,6 +135,13 @@ impl StorageCommand {
             && (*limit == 0 || *limit > MAX_PAGE_SIZE)
         {
             bail!("--limit must be between 1 and {MAX_PAGE_SIZE}");
+        }
+        // The most one request to a service carries; the same bound without one, so that the
+        // command behaves the same either way.
+        if let StorageCommand::Export { namespaces, .. } = self
+            && namespaces.len() > MAX_EXPORT_NAMESPACES
+        {
+            bail!("export takes --ns at most {MAX_EXPORT_NAMESPACES} times; use --all to export every namespace");
         }
         Ok(())
     }
@@ -154,6 +197,18 @@ impl StorageCommand {
                     total += target.sweep(&name)?;
                 }
                 println!("reclaimed {total} expired entries");
+            }
+            // `--all` is the library's empty list: every namespace that holds data.
+            StorageCommand::Export { namespaces, all: _, output } => {
+                dump::export(target, namespaces, output.as_deref())?
+            }
+            StorageCommand::Import { file, replace, merge, dry_run } => {
+                let mode = match (replace, merge) {
+                    (true, _) => ImportMode::Replace,
+                    (_, true) => ImportMode::Merge,
+                    _ => ImportMode::OnlyEmpty,
+                };
+                dump::import(target, file.as_deref(), mode, dry_run)?
             }
         }
         Ok(ExitCode::SUCCESS)

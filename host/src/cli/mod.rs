@@ -1,13 +1,17 @@
 //! Command-line parsing and dispatch for `zero-storage`.
 //!
 //! - `commands`: the storage commands, written once over a `Target`.
+//! - `dump`: `export` and `import`, with the dump library here or by the service.
+//! - `progress`: their progress line on a terminal.
 //! - `target`: where they go, a running Storage Service or the backend opened here.
 //! - `local`: opening the backend here (also for `run` and `serve`).
 //! - `output`: the quota table.
 
 mod commands;
+mod dump;
 mod local;
 mod output;
+mod progress;
 mod target;
 
 use std::path::PathBuf;

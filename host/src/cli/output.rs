@@ -34,7 +34,7 @@ pub(super) fn print_usage(rows: &[QuotaInfo], json: bool) {
 }
 
 /// Bytes in binary units, e.g. `1.5 MiB`.
-fn human(bytes: u64) -> String {
+pub(super) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use zero_storage::protocol::{ClientError, ServiceClient};
+use zero_storage::protocol::{self as wire, ClientError, DumpFileError, ServiceClient};
 use zero_storage::{Bucket, ListPage, Process, ProcessIdentity, QuotaInfo, Runtime};
 
 use super::{BackendKind, Global, local};
@@ -68,6 +68,10 @@ pub(super) enum TargetError {
     /// host's, so they read exactly as they do when the backend is opened here.
     #[error(transparent)]
     Storage(#[from] zero_storage::Error),
+    /// The service refused or failed an export or import: its text is the dump library's
+    /// message, as it reads when the backend is opened here.
+    #[error("{0}")]
+    Dump(DumpFileError),
     /// The service could not be reached, refused the connection, or broke the protocol.
     #[error("{error} (storage service at {}); check that `zero-storage serve` still runs", socket.display())]
     Service {
@@ -177,10 +181,46 @@ impl Service {
         request: impl FnOnce(&mut ServiceClient) -> Result<T, ClientError>,
     ) -> Result<T, TargetError> {
         request(&mut self.client).map_err(|error| match error {
-            ClientError::Storage(error) => TargetError::Storage(zero_storage::Error::Storage(error.into())),
+            ClientError::Storage(error) | ClientError::Dump(DumpFileError::Storage(error)) => {
+                TargetError::Storage(zero_storage::Error::Storage(error.into()))
+            }
+            ClientError::Dump(error) => TargetError::Dump(error),
             error => TargetError::Service { error, socket: self.socket.clone() },
         })
     }
+
+    /// Has the service write a dump of `namespaces` (empty: all that hold data) to a new file at
+    /// the absolute `path`, with its own runtime.
+    pub(super) fn export_file(
+        &mut self,
+        path: &Path,
+        namespaces: &[String],
+    ) -> Result<wire::ExportSummary, TargetError> {
+        let path = utf8(path)?;
+        self.call(|client| client.export_file(path, namespaces))
+    }
+
+    /// Has the service restore the dump in the file at the absolute `path`.
+    pub(super) fn import_file(
+        &mut self,
+        path: &Path,
+        mode: wire::ImportMode,
+        dry_run: bool,
+    ) -> Result<wire::ImportSummary, TargetError> {
+        let path = utf8(path)?;
+        self.call(|client| client.import_file(path, mode, dry_run))
+    }
+}
+
+/// `path` as the protocol carries it, UTF-8.
+fn utf8(path: &Path) -> Result<&str, TargetError> {
+    path.to_str().ok_or_else(|| {
+        TargetError::Storage(zero_storage::Error::Invalid(format!(
+            "the path {} is not UTF-8, so it cannot be sent to the storage service; use a path in UTF-8 \
+             (or set TMPDIR to one)",
+            path.display()
+        )))
+    })
 }
 
 impl TargetBucket<'_> {

@@ -1,8 +1,13 @@
 //! One connection's storage: its identity, its [`Process`], and the answer to each request.
 //! Plain Rust over a [`Runtime`], with no socket, so that the rules are unit-tested here.
 
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
 use zero_storage_protocol::*;
 
+use crate::dump::{self, DumpError, ExportOptions, ImportOptions};
 use crate::error::Error;
 use crate::identity::ProcessIdentity;
 use crate::process::{Bucket, Process};
@@ -178,6 +183,8 @@ impl Session {
             }
             Request::Namespaces(r) => Response::Namespaces(StorageNamespacesResponse { result: self.namespaces(r) }),
             Request::Sweep(r) => Response::Sweep(StorageSweepResponse { result: self.sweep(r.namespace.as_deref()) }),
+            Request::ExportFile(r) => Response::ExportFile(StorageExportFileResponse { result: self.export_file(r) }),
+            Request::ImportFile(r) => Response::ImportFile(StorageImportFileResponse { result: self.import_file(r) }),
             Request::Claim(_) => unreachable!("claims are answered by `answer`"),
         }
     }
@@ -271,6 +278,129 @@ impl Session {
         let outcome = self.process()?.sweep(namespace);
         outcome.map_err(|error| self.storage_error(error))
     }
+
+    /// Whether the connection may have the service read and write files it names: only a fully
+    /// trusted peer (the service's own uid or root, which could open those files itself) acting
+    /// as a system process. A granted peer never may, whatever roles its grant lists: the
+    /// service would read and write files as its own user on that peer's word.
+    fn may_use_files(&self) -> bool {
+        matches!(self.trust, Trust::Full) && self.is_system()
+    }
+
+    /// Access, then the path: what every file request checks before it touches a file.
+    fn file_path<'p>(&self, path: &'p str) -> Result<&'p Path, DumpFileError> {
+        if !self.may_use_files() {
+            return Err(DumpFileError::Storage(StorageError::PermissionDenied));
+        }
+        let path = Path::new(path);
+        // The service's working directory means nothing to the peer.
+        if !path.is_absolute() {
+            return Err(DumpFileError::Storage(StorageError::InvalidArgument(format!(
+                "the dump's path `{}` is not absolute; send an absolute path",
+                path.display()
+            ))));
+        }
+        Ok(path)
+    }
+
+    /// Writes a dump of the requested namespaces to a new file, which it removes again if the
+    /// export fails.
+    fn export_file(&mut self, request: StorageExportFileRequest) -> Result<ExportSummary, DumpFileError> {
+        let path = self.file_path(&request.path)?;
+        if request.namespaces.len() > MAX_EXPORT_NAMESPACES {
+            return Err(DumpFileError::Storage(StorageError::InvalidArgument(format!(
+                "an export may name at most {MAX_EXPORT_NAMESPACES} namespaces; name none to export every \
+                 namespace that holds data"
+            ))));
+        }
+        // Exclusively: never truncate a file, and never follow a link planted at the path.
+        let mut file = create_dump_file(path)?;
+        let options = ExportOptions { namespaces: request.namespaces, progress: None };
+        let outcome = dump::export(&self.runtime, &mut file, options).map_err(dump_failure).and_then(|summary| {
+            file.sync_all()
+                .map_err(|e| DumpFileError::Failed(format!("cannot sync the dump {}: {e}", path.display())))?;
+            Ok(summary)
+        });
+        if outcome.is_err() {
+            drop(file);
+            // The file is this request's own, created above; an incomplete dump helps no one.
+            let _ = std::fs::remove_file(path);
+        }
+        outcome.map(export_summary)
+    }
+
+    /// Restores the dump in the named file.
+    fn import_file(&mut self, request: StorageImportFileRequest) -> Result<ImportSummary, DumpFileError> {
+        let path = self.file_path(&request.path)?;
+        let mode = match request.mode {
+            ImportMode::OnlyEmpty => dump::ImportMode::OnlyEmpty,
+            ImportMode::Replace => dump::ImportMode::Replace,
+            ImportMode::Merge => dump::ImportMode::Merge,
+        };
+        let options = ImportOptions { mode, dry_run: request.dry_run, progress: None };
+        dump::import_file(&self.runtime, path, options).map(import_summary).map_err(dump_failure)
+    }
+}
+
+/// Creates the dump file at `path`, which must not exist (mode 0600: a dump holds every
+/// namespace's data).
+fn create_dump_file(path: &Path) -> Result<File, DumpFileError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| DumpFileError::Failed(format!("cannot create the dump {}: {e}", path.display())))
+}
+
+/// A failed export or import on the wire. The message goes to the peer whole, with the
+/// namespace and any host detail in it: only fully trusted peers get this far.
+fn dump_failure(error: DumpError) -> DumpFileError {
+    match error {
+        DumpError::NotEmpty { namespace } => DumpFileError::NotEmpty(namespace),
+        other => DumpFileError::Failed(other.to_string()),
+    }
+}
+
+fn export_summary(summary: dump::ExportSummary) -> ExportSummary {
+    let dump::ExportSummary { namespaces, entries, usage_bytes, expired, dump_bytes } = summary;
+    let namespaces = namespaces
+        .into_iter()
+        .map(|ns| NamespaceExport {
+            namespace: ns.namespace,
+            entries: ns.entries,
+            usage_bytes: ns.usage_bytes,
+            expired: ns.expired,
+            snapshot_at_ms: ns.snapshot_at_ms,
+        })
+        .collect();
+    ExportSummary { namespaces, entries, usage_bytes, expired, dump_bytes }
+}
+
+fn import_summary(summary: dump::ImportSummary) -> ImportSummary {
+    let dump::ImportSummary { namespaces, entries, usage_bytes, expired, mode, dry_run } = summary;
+    let namespaces = namespaces
+        .into_iter()
+        .map(|ns| NamespaceImport {
+            namespace: ns.namespace,
+            entries: ns.entries,
+            usage_bytes: ns.usage_bytes,
+            expired: ns.expired,
+            action: match ns.action {
+                dump::NamespaceAction::Filled => NamespaceAction::Filled,
+                dump::NamespaceAction::Replaced { removed } => NamespaceAction::Replaced { removed },
+                dump::NamespaceAction::Merged { existing, overwritten } => {
+                    NamespaceAction::Merged { existing, overwritten }
+                }
+            },
+        })
+        .collect();
+    let mode = match mode {
+        dump::ImportMode::OnlyEmpty => ImportMode::OnlyEmpty,
+        dump::ImportMode::Replace => ImportMode::Replace,
+        dump::ImportMode::Merge => ImportMode::Merge,
+    };
+    ImportSummary { namespaces, entries, usage_bytes, expired, mode, dry_run }
 }
 
 /// A page size on the wire as `STORAGE_LIST` reads it: 0 means the default, and anything above
@@ -568,6 +698,126 @@ mod tests {
             let answer = namespaces_answer(&mut session, 0, Some(cursor));
             assert!(matches!(answer, Err(StorageError::InvalidArgument(_))), "{answer:?}");
         }
+    }
+
+    fn export_file(session: &mut Session, path: &Path, namespaces: &[&str]) -> Result<ExportSummary, DumpFileError> {
+        let request = Request::ExportFile(StorageExportFileRequest {
+            path: path.to_str().unwrap().into(),
+            namespaces: namespaces.iter().map(|ns| ns.to_string()).collect(),
+        });
+        let Response::ExportFile(answer) = ask(session, request) else { panic!() };
+        answer.result
+    }
+
+    fn import_file(session: &mut Session, path: &Path, mode: ImportMode) -> Result<ImportSummary, DumpFileError> {
+        let request =
+            Request::ImportFile(StorageImportFileRequest { path: path.to_str().unwrap().into(), mode, dry_run: false });
+        let Response::ImportFile(answer) = ask(session, request) else { panic!() };
+        answer.result
+    }
+
+    const DENIED: Result<(), DumpFileError> = Err(DumpFileError::Storage(StorageError::PermissionDenied));
+
+    #[test]
+    fn file_requests_are_denied_to_a_granted_peer_even_when_it_claims_the_system_role() {
+        let grant = crate::config::Grant {
+            uid: 1001,
+            apps: vec!["backup".into()],
+            users: vec![],
+            roles: vec!["system".into()],
+        };
+        let runtime = RuntimeBuilder::new().instance_pool(None).build().unwrap();
+        let mut session = Session::new(runtime, Trust::Granted(grant), "test".into());
+        let Response::Claim(answer) = ask(&mut session, claim_with("backup", &["system"], None)) else { panic!() };
+        assert_eq!(answer.result.as_deref(), Ok("system"), "the grant makes it a system process");
+        assert_eq!(namespaces_answer(&mut session, 0, None).map(|_| ()), Ok(()), "which may list namespaces");
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump.jsonl");
+        assert_eq!(export_file(&mut session, &dump, &[]).map(|_| ()), DENIED);
+        assert!(!dump.exists(), "no file was created for it");
+        std::fs::write(&dump, b"not read").unwrap();
+        assert_eq!(import_file(&mut session, &dump, ImportMode::Merge).map(|_| ()), DENIED);
+    }
+
+    #[test]
+    fn file_requests_are_denied_to_a_fully_trusted_peer_that_is_not_a_system_process() {
+        let mut session = session();
+        ask(&mut session, claim("notes", None));
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump.jsonl");
+        assert_eq!(export_file(&mut session, &dump, &["app:notes"]).map(|_| ()), DENIED);
+        assert_eq!(import_file(&mut session, &dump, ImportMode::OnlyEmpty).map(|_| ()), DENIED);
+        assert!(!dump.exists());
+    }
+
+    #[test]
+    fn a_relative_dump_path_is_an_invalid_argument() {
+        let mut session = session();
+        let answer = export_file(&mut session, Path::new("dump.jsonl"), &[]);
+        assert!(matches!(answer, Err(DumpFileError::Storage(StorageError::InvalidArgument(_)))), "{answer:?}");
+        let answer = import_file(&mut session, Path::new("dump.jsonl"), ImportMode::OnlyEmpty);
+        assert!(matches!(answer, Err(DumpFileError::Storage(StorageError::InvalidArgument(_)))), "{answer:?}");
+        assert!(!Path::new("dump.jsonl").exists());
+    }
+
+    #[test]
+    fn an_export_never_overwrites_a_file_or_follows_a_link() {
+        let mut session = session();
+        ask(&mut session, set_in("app:notes", "k", 0));
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("existing");
+        std::fs::write(&existing, b"an older backup").unwrap();
+        let answer = export_file(&mut session, &existing, &[]);
+        assert!(matches!(&answer, Err(DumpFileError::Failed(m)) if m.contains("exists")), "{answer:?}");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"an older backup");
+        let target = dir.path().join("target");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(export_file(&mut session, &link, &[]).is_err());
+        assert!(!target.exists(), "the link was not followed");
+    }
+
+    #[test]
+    fn a_failed_export_removes_its_file() {
+        let mut session = session();
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump.jsonl");
+        let answer = export_file(&mut session, &dump, &["app:a:b"]);
+        assert!(matches!(&answer, Err(DumpFileError::Failed(m)) if m.contains("app:a:b")), "{answer:?}");
+        assert!(!dump.exists());
+        let too_many = vec!["app:notes"; MAX_EXPORT_NAMESPACES + 1];
+        let answer = export_file(&mut session, &dump, &too_many);
+        assert!(matches!(answer, Err(DumpFileError::Storage(StorageError::InvalidArgument(_)))), "{answer:?}");
+    }
+
+    #[test]
+    fn an_exported_file_imports_into_another_service_and_not_twice_into_a_full_one() {
+        let mut source = session();
+        for key in ["a", "b"] {
+            ask(&mut source, set_in("app:notes", key, 0));
+        }
+        ask(&mut source, set_in("user:alice", "c", 0));
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump.jsonl");
+        let exported = export_file(&mut source, &dump, &[]).unwrap();
+        assert_eq!((exported.entries, exported.namespaces.len()), (3, 2));
+        assert_eq!(exported.namespaces[0].namespace, "app:notes");
+        assert_eq!(exported.dump_bytes, std::fs::metadata(&dump).unwrap().len());
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dump).unwrap().permissions().mode() & 0o777, 0o600);
+
+        let mut target = session();
+        let imported = import_file(&mut target, &dump, ImportMode::OnlyEmpty).unwrap();
+        assert_eq!((imported.entries, imported.mode, imported.dry_run), (3, ImportMode::OnlyEmpty, false));
+        assert_eq!(imported.namespaces[1].action, NamespaceAction::Filled);
+        let get = Request::GetIn(StorageGetInRequest { namespace: Some("user:alice".into()), key: "c".into() });
+        assert_eq!(ask(&mut target, get), Response::GetIn(StorageGetResponse { result: Ok(Some(b"v".to_vec())) }));
+        assert_eq!(
+            import_file(&mut target, &dump, ImportMode::OnlyEmpty),
+            Err(DumpFileError::NotEmpty("app:notes".into()))
+        );
+        let replaced = import_file(&mut target, &dump, ImportMode::Replace).unwrap();
+        assert_eq!(replaced.namespaces[0].action, NamespaceAction::Replaced { removed: 2 });
     }
 
     #[test]

@@ -169,6 +169,63 @@ pub fn examples() -> Vec<Example> {
             Response::Sweep(StorageSweepResponse { result: Ok(3) }),
         ),
         exchange(
+            "STORAGE_EXPORT_FILE",
+            Request::ExportFile(StorageExportFileRequest {
+                path: "/tmp/b.jsonl".into(),
+                namespaces: strings(&["app:notes"]),
+            }),
+            Response::ExportFile(StorageExportFileResponse {
+                result: Ok(ExportSummary {
+                    namespaces: vec![NamespaceExport {
+                        namespace: "app:notes".into(),
+                        entries: 2,
+                        usage_bytes: 23,
+                        expired: 1,
+                        snapshot_at_ms: 1_767_225_600_000,
+                    }],
+                    entries: 2,
+                    usage_bytes: 23,
+                    expired: 1,
+                    dump_bytes: 335,
+                }),
+            }),
+        ),
+        exchange(
+            "STORAGE_IMPORT_FILE",
+            Request::ImportFile(StorageImportFileRequest {
+                path: "/tmp/b.jsonl".into(),
+                mode: ImportMode::Replace,
+                dry_run: false,
+            }),
+            Response::ImportFile(StorageImportFileResponse {
+                result: Ok(ImportSummary {
+                    namespaces: vec![NamespaceImport {
+                        namespace: "app:notes".into(),
+                        entries: 2,
+                        usage_bytes: 23,
+                        expired: 0,
+                        action: NamespaceAction::Replaced { removed: 5 },
+                    }],
+                    entries: 2,
+                    usage_bytes: 23,
+                    expired: 0,
+                    mode: ImportMode::Replace,
+                    dry_run: false,
+                }),
+            }),
+        ),
+        exchange(
+            "a STORAGE_IMPORT_FILE that is refused",
+            Request::ImportFile(StorageImportFileRequest {
+                path: "/tmp/b.jsonl".into(),
+                mode: ImportMode::OnlyEmpty,
+                dry_run: true,
+            }),
+            Response::ImportFile(StorageImportFileResponse {
+                result: Err(DumpFileError::NotEmpty("app:notes".into())),
+            }),
+        ),
+        exchange(
             "a STORAGE_LIST that fails",
             Request::List(StorageListRequest { prefix: String::new(), limit: 10, cursor: Some("x".into()) }),
             Response::Error(ErrorResponse {
@@ -179,7 +236,7 @@ pub fn examples() -> Vec<Example> {
                 .to_string(),
             }),
         ),
-        Example { title: "an unknown tag", request: raw(0x7030, &[]), answer: error_for(0x7030, &[]) },
+        Example { title: "an unknown tag", request: raw(0x7040, &[]), answer: error_for(0x7040, &[]) },
         Example {
             title: "an undecodable payload",
             request: raw(MSG_STORAGE_GET, &[5, b'c']),

@@ -58,7 +58,10 @@ pub fn examples() -> Vec<Example> {
         exchange(
             "STORAGE_LIST",
             Request::List(StorageListRequest { prefix: "c".into(), limit: 2, cursor: None }),
-            Response::List(StorageListResponse { keys: strings(&["color", "cup"]), next_cursor: Some("cup".into()) }),
+            Response::List(StorageListResponse {
+                keys: strings(&["color", "cup"]),
+                next_cursor: Some("c637570".into()),
+            }),
         ),
         exchange(
             "STORAGE_QUOTA",

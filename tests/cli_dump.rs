@@ -3,51 +3,12 @@
 //! and exits the same both ways: the summary line on stderr (and nothing else while stderr is
 //! not a terminal), binary values, stdin, `--replace`, `--merge`, `--dry-run`, and the refusals.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use zero_storage::dump::{ExportOptions, export};
 use zero_storage::{ProcessIdentity, RuntimeBuilder};
+use zero_storage_tests::cli::{NO_ENV, Outcome, run};
 use zero_storage_tests::daemon::Daemon;
-use zero_storage_tests::{binary, cache_dir};
-
-/// What one command printed and how it exited.
-#[derive(Debug, PartialEq, Eq)]
-struct Outcome {
-    stdout: Vec<u8>,
-    stderr: String,
-    code: Option<i32>,
-}
-
-impl From<Output> for Outcome {
-    fn from(out: Output) -> Self {
-        Outcome {
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code(),
-        }
-    }
-}
-
-/// `zero-storage --data DATA ARGS` with a clean environment, `env`, and `stdin`.
-fn run(data: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> Outcome {
-    let mut command = Command::new(binary());
-    command.arg("--data").arg(data).args(args).env("ZERO_STORAGE_CACHE", cache_dir());
-    for name in ["ZERO_STORAGE_DATA", "ZERO_STORAGE_CONFIG", "ZERO_STORAGE_LOCK_WAIT_SECS", "ZERO_STORAGE_CONNECT"] {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().map(|(name, value)| (name, value.as_os_str())));
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start zero-storage");
-    // A command that does not read stdin may exit before taking it all.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap().into()
-}
 
 /// Where one side's commands go: a data directory opened by each command, or one a running
 /// service holds.
@@ -359,7 +320,7 @@ fn the_memory_backend_exports_its_empty_store_and_imports_into_a_throwaway_one()
     let data = dir.path().join("data");
     let memory = |args: &[&str], stdin: &[u8]| {
         let args: Vec<&str> = ["--backend", "memory"].into_iter().chain(args.iter().copied()).collect();
-        run(&data, &args, stdin, &[])
+        run(&data, &args, stdin, NO_ENV)
     };
     let empty = memory(&["export", "--all"], b"");
     assert_eq!(

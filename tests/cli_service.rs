@@ -3,59 +3,17 @@
 //! one directory with and without a service, `--connect`, and the administration messages only
 //! a system process may send.
 
-use std::io::Write as _;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use zero_storage::protocol::{ClientError, StorageError};
+use zero_storage_tests::cli::{NO_ENV, Outcome, command, run};
 use zero_storage_tests::daemon::Daemon;
-use zero_storage_tests::{binary, cache_dir};
 
 /// A quota small enough to reach: `app:tiny` holds at most 16 bytes of keys and values.
 const SMALL_QUOTA_CONFIG: &str = "[quotas.namespaces]\n\"app:tiny\" = 16\n";
-
-/// What one command printed and how it exited.
-#[derive(Debug, PartialEq, Eq)]
-struct Outcome {
-    stdout: Vec<u8>,
-    stderr: String,
-    code: Option<i32>,
-}
-
-impl From<Output> for Outcome {
-    fn from(out: Output) -> Self {
-        Outcome {
-            stdout: out.stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code(),
-        }
-    }
-}
-
-/// `zero-storage --data DATA ARGS` with a clean environment plus `env`.
-fn command(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(binary());
-    command.arg("--data").arg(data).args(args).env("ZERO_STORAGE_CACHE", cache_dir());
-    for name in ["ZERO_STORAGE_DATA", "ZERO_STORAGE_CONFIG", "ZERO_STORAGE_LOCK_WAIT_SECS", "ZERO_STORAGE_CONNECT"] {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
-    command
-}
-
-fn run(data: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Outcome {
-    let mut child = command(data, args, env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start zero-storage");
-    // A command that does not read stdin may exit before taking it all.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap().into()
-}
 
 /// The same commands on two equivalent data directories: one opened by each command, one held
 /// by a running service that the commands must go through.
@@ -87,7 +45,7 @@ impl Pair {
     fn same(&self, args: &[&str], stdin: &[u8]) -> Outcome {
         let mut with_config = vec!["--config", self.config.to_str().unwrap()];
         with_config.extend_from_slice(args);
-        let local = run(&self.local.path().join("data"), &with_config, stdin, &[]);
+        let local = run(&self.local.path().join("data"), &with_config, stdin, NO_ENV);
         // No lock wait: a command that opened the directory instead of asking the service
         // would fail at once, since the service holds it.
         let service = run(self.service_data(), &with_config, stdin, &[("ZERO_STORAGE_LOCK_WAIT_SECS", "0")]);
@@ -232,14 +190,14 @@ fn eight_parallel_set_loops_keep_usage_exact_with_and_without_a_service() {
 fn connect_to_a_socket_nothing_answers_on_fails_clearly_and_never_falls_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    assert_eq!(run(&data, &["set", "k", "local"], b"", &[]).code, Some(0));
+    assert_eq!(run(&data, &["set", "k", "local"], b"", NO_ENV).code, Some(0));
     // A socket file left by a listener that is gone refuses connections.
     let stale = dir.path().join("stale.sock");
     drop(UnixListener::bind(&stale).unwrap());
     for socket in [dir.path().join("nothing.sock"), stale] {
         let socket = socket.to_str().unwrap();
         for out in [
-            run(&data, &["--connect", socket, "get", "k"], b"", &[]),
+            run(&data, &["--connect", socket, "get", "k"], b"", NO_ENV),
             run(&data, &["get", "k"], b"", &[("ZERO_STORAGE_CONNECT", socket)]),
         ] {
             assert_eq!(out.code, Some(1), "{out:?}");
@@ -258,8 +216,8 @@ fn a_stale_socket_in_the_data_directory_is_passed_over_for_the_directory() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     drop(UnixListener::bind(data.join("zero-storage.sock")).unwrap());
-    assert_eq!(run(&data, &["set", "k", "v"], b"", &[]).code, Some(0));
-    assert_eq!(run(&data, &["get", "k"], b"", &[]).stdout, b"v");
+    assert_eq!(run(&data, &["set", "k", "v"], b"", NO_ENV).code, Some(0));
+    assert_eq!(run(&data, &["get", "k"], b"", NO_ENV).stdout, b"v");
 }
 
 #[test]
@@ -270,7 +228,10 @@ fn zero_storage_connect_names_the_service_whatever_the_data_directory() {
     let env = [("ZERO_STORAGE_CONNECT", socket)];
     assert_eq!(run(elsewhere.path(), &["set", "k", "through", "--ns", "app:x"], b"", &env).code, Some(0));
     assert_eq!(service.client().get_in(Some("app:x"), "k").unwrap().as_deref(), Some(&b"through"[..]));
-    assert_eq!(run(elsewhere.path(), &["--connect", socket, "get", "k", "--ns", "app:x"], b"", &[]).stdout, b"through");
+    assert_eq!(
+        run(elsewhere.path(), &["--connect", socket, "get", "k", "--ns", "app:x"], b"", NO_ENV).stdout,
+        b"through"
+    );
     assert!(std::fs::read_dir(elsewhere.path()).unwrap().next().is_none(), "the data directory is not touched");
 }
 
@@ -278,11 +239,11 @@ fn zero_storage_connect_names_the_service_whatever_the_data_directory() {
 fn the_memory_backend_never_goes_to_a_service() {
     let service = Daemon::start("fs");
     let data = service.socket.parent().unwrap();
-    assert_eq!(run(data, &["set", "k", "v"], b"", &[]).code, Some(0), "through the service");
+    assert_eq!(run(data, &["set", "k", "v"], b"", NO_ENV).code, Some(0), "through the service");
     // A memory command is its own throwaway store, even next to a running service.
-    let out = run(data, &["--backend", "memory", "get", "k"], b"", &[]);
+    let out = run(data, &["--backend", "memory", "get", "k"], b"", NO_ENV);
     assert_eq!(out.code, Some(3), "{out:?}");
-    assert_eq!(run(data, &["get", "k"], b"", &[]).stdout, b"v");
+    assert_eq!(run(data, &["get", "k"], b"", NO_ENV).stdout, b"v");
 }
 
 fn denied<T>(result: Result<T, ClientError>) -> bool {
@@ -293,7 +254,7 @@ fn denied<T>(result: Result<T, ClientError>) -> bool {
 fn namespaces_and_sweep_are_denied_to_a_connection_that_is_not_a_system_process() {
     let service = Daemon::start("fs");
     let data = service.socket.parent().unwrap();
-    assert_eq!(run(data, &["set", "k", "v", "--ns", "app:notes", "--ttl", "3600"], b"", &[]).code, Some(0));
+    assert_eq!(run(data, &["set", "k", "v", "--ns", "app:notes", "--ttl", "3600"], b"", NO_ENV).code, Some(0));
     for (name, roles, user) in [("notes", vec![], None), ("notes", vec!["reader"], Some("alice"))] {
         let mut app = service.client();
         app.claim(name, &roles, user).unwrap();

@@ -7,6 +7,7 @@ use zero_storage::backend::{Backend, FsBackend, MemoryBackend};
 use zero_storage::{Clock, Config, ManualClock, Runtime, RuntimeBuilder};
 
 pub mod backend_contract;
+pub mod cli;
 pub mod composition;
 pub mod daemon;
 #[cfg(feature = "etcd")]

@@ -20,8 +20,9 @@ use super::{
 
 /// One namespace: key → (value, version).
 type Space = BTreeMap<Arc<[u8]>, Stored>;
-/// A value and its version.
-type Stored = (Arc<[u8]>, u64);
+/// A value and its version. The value is an `Arc<Vec<u8>>`, not an `Arc<[u8]>`, so that storing
+/// a commit's value moves its buffer instead of copying it.
+type Stored = (Arc<Vec<u8>>, u64);
 
 /// Namespaces as ordered maps behind one lock each; readers of a namespace share its lock.
 #[derive(Default)]
@@ -98,7 +99,7 @@ impl Backend for MemoryBackend {
         let space = Arc::make_mut(&mut *guard);
         for mutation in mutations {
             match mutation {
-                Mutation::Put(key, value) => space.insert(key.into(), (value.into_owned().into(), version)),
+                Mutation::Put(key, value) => space.insert(key.into(), (Arc::new(value.into_owned()), version)),
                 Mutation::Delete(key) => space.remove(key.as_slice()),
             };
         }

@@ -129,7 +129,15 @@ impl<R> GroupCommit<R> {
         let mut guard = Unanswered { group: self, slots };
         let outcomes = apply(batch);
         let mut own = None;
-        for (slot, outcome) in guard.slots.drain(..).zip(outcomes) {
+        // Requests that lost a race (a condition no longer held, e.g. on a namespace's usage
+        // record that an earlier request of the batch changed) hear first, in queue order, and
+        // the winners last: a loser reads again and queues again before the winner's next
+        // request, so the wins go round the writers instead of the first one winning every
+        // batch while the others retry until they give up.
+        let answered: Vec<(Arc<Slot>, Outcome)> = guard.slots.drain(..).zip(outcomes).collect();
+        let (lost, won): (Vec<_>, Vec<_>) =
+            answered.into_iter().partition(|(_, outcome)| matches!(outcome, Ok(CommitResult::Conflict(_))));
+        for (slot, outcome) in lost.into_iter().chain(won) {
             if Arc::ptr_eq(&slot, mine) {
                 own = Some(outcome);
             } else {

@@ -6,7 +6,7 @@
 //! whose `zero:storage/store` or `wasi:keyvalue` imports are served by the storage component in
 //! the app's namespaces, and ships the `zero-storage` command-line tool.
 //!
-//! Three ways in:
+//! Ways in:
 //! - [`Runtime`]: the whole host (engine, compile cache, instance pool, limits and deadlines).
 //!   Each [`Process`] is one storage instance; [`Runtime::run_app`] runs an app.
 //! - [`Service`]: the Storage Service, a runtime served on a Unix socket to other processes
@@ -18,6 +18,8 @@
 //! - [`add_to_linker`]: for a wasmtime host with its own store type, the host side of the
 //!   storage component's imports as a [`ZeroStorageCtx`] and a [`ZeroStorageView`], the way
 //!   wasmtime's own host crates are added (see `examples/wasmtime-host`).
+//! - [`dump`]: backup and restore of namespaces (`export`, `import`, `verify`) in the format of
+//!   `DUMP.md`, from one backend snapshot per namespace.
 //!
 //! ```
 //! use zero_storage::{ProcessIdentity, RuntimeBuilder};

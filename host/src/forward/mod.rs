@@ -13,12 +13,14 @@
 //! - `store.rs`: `zero:storage/store` (the free functions and the `bucket` resource).
 //! - `keyvalue.rs`: both versions of `wasi:keyvalue`.
 //! - `service.rs`: [`StorageCalls`] over the Storage Service's protocol.
+//! - `checks.rs`: the component's refusal of a call too large to hand on.
 //! - `convert.rs`: every conversion between the generated types and the storage logic's.
 //!
 //! Guest input is bounded here: what the open handles hold is capped ([`MAX_HELD_BYTES`]), and
 //! nothing the guest passes can panic the host; a request the socket could not carry is refused
 //! with the storage component's own error for it.
 
+mod checks;
 mod convert;
 mod keyvalue;
 mod service;

@@ -21,18 +21,14 @@
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use zero_storage_component::backend::{
-    Access, Answer, BackendImport, CommitResult, Condition, Identity, Mutation, Query,
-};
 use zero_storage_component::namespace::check_namespace;
-use zero_storage_component::{
-    Error, ListPage, OpenNamespace, Precondition, QuotaInfo, Result, Storage, Versioned, Write,
-};
+use zero_storage_component::{Error, ListPage, OpenNamespace, Precondition, QuotaInfo, Result, Versioned, Write};
 use zero_storage_protocol::{self as wire, ClientError, MAX_FRAME_PAYLOAD, Request, Response, ServiceClient};
 
 use super::StorageCalls;
+use super::checks::{Checker, argument_error, entries_call, key_call, keys_call, list_call, set_call, transact_call};
 use crate::backend::BackendError;
 use crate::identity::{ProcessIdentity, SYSTEM_ROLE};
 
@@ -159,24 +155,6 @@ impl ServiceCalls {
     }
 }
 
-/// An upper bound on what a string or byte string adds to a request's payload: its bytes, its
-/// length prefix (a varint, at most 10 bytes) and any enum or option tag around it.
-fn field(len: usize) -> usize {
-    len.saturating_add(16)
-}
-
-/// An upper bound on a request's payload without its strings: tags, numbers, list lengths.
-/// (Sums of these bounds cannot overflow: every length comes from a 32-bit guest memory.)
-const FIXED: usize = 64;
-
-fn namespace_field(ns: Option<&str>) -> usize {
-    field(ns.map_or(0, str::len))
-}
-
-fn keys_field(keys: &[String]) -> usize {
-    keys.iter().fold(0, |sum: usize, key| sum.saturating_add(field(key.len())))
-}
-
 /// Whether a request of at most `bound` payload bytes, with a time to live of `ttl_secs`, can go
 /// on the wire: `Ok(ttl)` with the wire's time to live, or the error the call gets. If the
 /// request might not fit or its time to live does not, `check` (the operation run natively)
@@ -194,53 +172,6 @@ fn admit(bound: usize, ttl_secs: u64, check: impl FnOnce(&Checker, &OpenNamespac
             u32::MAX
         ))
     })
-}
-
-/// The storage logic over a backend that is never reached, to run an operation's argument
-/// checks natively.
-type Checker = Storage<Unreached, Unreached>;
-
-/// What the never-reached backend answers, so that reaching it is told apart from a refusal.
-const UNREACHED: &str = "argument checks passed";
-
-/// The error `check` fails with before it reaches the backend: the component's own refusal of
-/// the arguments, or `None` if they pass.
-fn argument_error(check: impl FnOnce(&Checker, &OpenNamespace) -> Result<()>) -> Option<Error> {
-    let storage = Storage::new(Unreached, Unreached);
-    match check(&storage, storage.own()) {
-        Err(Error::Backend(why)) if why == UNREACHED => None,
-        Err(refused) => Some(refused),
-        Ok(()) => None,
-    }
-}
-
-/// A backend and identity for [`argument_error`]: every read and commit fails with
-/// [`UNREACHED`]; the caller may use its own namespace, with no quota to speak of.
-struct Unreached;
-
-impl BackendImport for Unreached {
-    fn read(&self, _: &str, _: &[Query]) -> std::result::Result<Vec<Answer>, String> {
-        Err(UNREACHED.into())
-    }
-    fn commit(&self, _: &str, _: &[Condition], _: &[Mutation<'_>]) -> std::result::Result<CommitResult, String> {
-        Err(UNREACHED.into())
-    }
-}
-
-impl Identity for Unreached {
-    fn own_namespace(&self) -> String {
-        "app:argument-check".into()
-    }
-    fn access(&self, _: &str) -> Access {
-        Access::ReadWrite
-    }
-    fn quota_bytes(&self, _: &str) -> u64 {
-        u64::MAX
-    }
-    fn now_ms(&self) -> u64 {
-        // The service measures time to live on the same clock.
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
-    }
 }
 
 fn owned(ns: Option<&str>) -> Option<String> {
@@ -281,7 +212,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn get(&mut self, ns: Option<&str>, key: &str) -> Result<Vec<u8>> {
-        admit(FIXED + namespace_field(ns) + field(key.len()), 0, |s, own| s.get(own, key).map(drop))?;
+        admit(key_call(ns, key), 0, |s, own| s.get(own, key).map(drop))?;
         let request = Request::GetIn(wire::StorageGetInRequest { namespace: owned(ns), key: key.into() });
         let value = self.ask(&request, |answer| match answer {
             Response::GetIn(answer) => Some(answer.result),
@@ -291,8 +222,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn set(&mut self, ns: Option<&str>, key: &str, value: Vec<u8>, ttl_secs: u64) -> Result<()> {
-        let bound = FIXED + namespace_field(ns) + field(key.len()) + field(value.len());
-        let ttl_secs = admit(bound, ttl_secs, |s, own| s.set(own, key, &value, ttl_secs))?;
+        let ttl_secs = admit(set_call(ns, key, &value), ttl_secs, |s, own| s.set(own, key, &value, ttl_secs))?;
         let request =
             Request::SetIn(wire::StorageSetInRequest { namespace: owned(ns), key: key.into(), value, ttl_secs });
         self.ask(&request, |answer| match answer {
@@ -302,7 +232,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn delete(&mut self, ns: Option<&str>, key: &str) -> Result<bool> {
-        admit(FIXED + namespace_field(ns) + field(key.len()), 0, |s, own| s.delete(own, key).map(drop))?;
+        admit(key_call(ns, key), 0, |s, own| s.delete(own, key).map(drop))?;
         let request = Request::DeleteIn(wire::StorageDeleteInRequest { namespace: owned(ns), key: key.into() });
         self.ask(&request, |answer| match answer {
             Response::DeleteIn(answer) => Some(answer.result),
@@ -311,7 +241,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn exists(&mut self, ns: Option<&str>, key: &str) -> Result<bool> {
-        admit(FIXED + namespace_field(ns) + field(key.len()), 0, |s, own| s.exists(own, key).map(drop))?;
+        admit(key_call(ns, key), 0, |s, own| s.exists(own, key).map(drop))?;
         let request = Request::Exists(wire::StorageExistsRequest { namespace: owned(ns), key: key.into() });
         self.ask(&request, |answer| match answer {
             Response::Exists(answer) => Some(answer.result),
@@ -320,8 +250,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn list(&mut self, ns: Option<&str>, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<ListPage> {
-        let bound = FIXED + namespace_field(ns) + field(prefix.len()) + field(cursor.map_or(0, str::len));
-        admit(bound, 0, |s, own| s.list(own, prefix, limit, cursor).map(drop))?;
+        admit(list_call(ns, prefix, cursor), 0, |s, own| s.list(own, prefix, limit, cursor).map(drop))?;
         let request = Request::ListIn(wire::StorageListInRequest {
             namespace: owned(ns),
             prefix: prefix.into(),
@@ -345,7 +274,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn get_versioned(&mut self, ns: Option<&str>, key: &str) -> Result<Versioned> {
-        admit(FIXED + namespace_field(ns) + field(key.len()), 0, |s, own| s.get_versioned(own, key).map(drop))?;
+        admit(key_call(ns, key), 0, |s, own| s.get_versioned(own, key).map(drop))?;
         let request = Request::GetVersioned(wire::StorageGetVersionedRequest { namespace: owned(ns), key: key.into() });
         let found = self.ask(&request, |answer| match answer {
             Response::GetVersioned(answer) => Some(answer.result),
@@ -355,7 +284,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn get_many(&mut self, ns: Option<&str>, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        admit(FIXED + namespace_field(ns) + keys_field(keys), 0, |s, own| s.get_many(own, keys).map(drop))?;
+        admit(keys_call(ns, keys), 0, |s, own| s.get_many(own, keys).map(drop))?;
         let request = Request::GetMany(wire::StorageGetManyRequest { namespace: owned(ns), keys: keys.to_vec() });
         let values = self.ask(&request, |answer| match answer {
             Response::GetMany(answer) => Some(answer.result),
@@ -368,10 +297,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn set_many(&mut self, ns: Option<&str>, entries: Vec<(String, Vec<u8>)>, ttl_secs: u64) -> Result<()> {
-        let bound = entries.iter().fold(FIXED + namespace_field(ns), |sum: usize, (key, value)| {
-            sum.saturating_add(field(key.len())).saturating_add(field(value.len()))
-        });
-        let ttl_secs = admit(bound, ttl_secs, |s, own| s.set_many(own, &entries, ttl_secs))?;
+        let ttl_secs = admit(entries_call(ns, &entries), ttl_secs, |s, own| s.set_many(own, &entries, ttl_secs))?;
         let request = Request::SetMany(wire::StorageSetManyRequest { namespace: owned(ns), entries, ttl_secs });
         self.ask(&request, |answer| match answer {
             Response::SetMany(answer) => Some(answer.result),
@@ -380,7 +306,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn delete_many(&mut self, ns: Option<&str>, keys: Vec<String>) -> Result<u64> {
-        admit(FIXED + namespace_field(ns) + keys_field(&keys), 0, |s, own| s.delete_many(own, &keys).map(drop))?;
+        admit(keys_call(ns, &keys), 0, |s, own| s.delete_many(own, &keys).map(drop))?;
         let request = Request::DeleteMany(wire::StorageDeleteManyRequest { namespace: owned(ns), keys });
         self.ask(&request, |answer| match answer {
             Response::DeleteMany(answer) => Some(answer.result),
@@ -389,7 +315,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn increment(&mut self, ns: Option<&str>, key: &str, delta: i64) -> Result<i64> {
-        admit(FIXED + namespace_field(ns) + field(key.len()), 0, |s, own| s.increment(own, key, delta).map(drop))?;
+        admit(key_call(ns, key), 0, |s, own| s.increment(own, key, delta).map(drop))?;
         let request =
             Request::Increment(wire::StorageIncrementRequest { namespace: owned(ns), key: key.into(), delta });
         self.ask(&request, |answer| match answer {
@@ -428,24 +354,7 @@ impl StorageCalls for ServiceCalls {
     }
 
     fn transact(&mut self, ns: Option<&str>, preconditions: Vec<Precondition>, writes: Vec<Write>) -> Result<u64> {
-        let mut bound = FIXED + namespace_field(ns);
-        let mut longest_ttl = 0;
-        for precondition in &preconditions {
-            let value = match precondition {
-                Precondition::ValueEquals(_, value) => value.len(),
-                _ => 0,
-            };
-            bound = bound.saturating_add(field(precondition_key(precondition).len())).saturating_add(field(value));
-        }
-        for write in &writes {
-            bound = match write {
-                Write::Set { key, value, ttl_secs } => {
-                    longest_ttl = longest_ttl.max(*ttl_secs);
-                    bound.saturating_add(field(key.len())).saturating_add(field(value.len()))
-                }
-                Write::Delete(key) => bound.saturating_add(field(key.len())),
-            };
-        }
+        let (bound, longest_ttl) = transact_call(ns, &preconditions, &writes);
         admit(bound, longest_ttl, |s, own| s.transact(own, &preconditions, &writes).map(drop))?;
         let request = Request::Transact(wire::StorageTransactRequest {
             namespace: owned(ns),
@@ -456,15 +365,6 @@ impl StorageCalls for ServiceCalls {
             Response::Transact(answer) => Some(answer.result),
             _ => None,
         })
-    }
-}
-
-fn precondition_key(precondition: &Precondition) -> &str {
-    match precondition {
-        Precondition::Absent(key)
-        | Precondition::Exists(key)
-        | Precondition::VersionIs(key, _)
-        | Precondition::ValueEquals(key, _) => key,
     }
 }
 

@@ -1,8 +1,9 @@
 //! Apps run in the test process while a real `zero-storage serve` owns the data: the host serves
 //! their `zero:storage/store` and `wasi:keyvalue` imports by forwarding each call to the service
 //! (`zero_storage::ConnectedRunner`, `run_app_connected`). The same guests as `apps.rs`,
-//! `keyvalue.rs` and `hostile_apps.rs` must give the same results as when the host composes them
-//! with storage in process, side by side with other apps and clients on one service, and a
+//! `keyvalue.rs` and `hostile_apps.rs` must give the same results as in process, both as a plain
+//! app (the host forwards its calls to its own storage instance) and composed with storage ahead
+//! of time (its calls cross fused adapters into the component's own bindings), side by side with other apps and clients on one service, and a
 //! service that dies mid-run must give the app errors, not crash the host.
 
 use std::collections::BTreeMap;
@@ -55,26 +56,30 @@ fn entries(client: &mut ServiceClient, namespace: &str) -> Entries {
     }
 }
 
-/// What `guest` leaves in `namespaces` when the host composes it with storage in process (on a
-/// fresh memory backend), and its exit.
-fn in_process(guest: &str, app: &str, user: Option<&str>, namespaces: &[&str]) -> (AppExit, Vec<Entries>) {
+/// What the app `wasm` (the guest `guest`, plain or composed) leaves in `namespaces` when it runs
+/// in process (on a fresh memory backend), and its exit.
+fn in_process(wasm: &[u8], guest: &str, app: &str, user: Option<&str>, namespaces: &[&str]) -> (AppExit, Vec<Entries>) {
     let (runtime, _clock) = runtime_with(Arc::new(MemoryBackend::new()), Config::default());
-    let exit = runtime.run_app(identity(app, user), &guest_bytes(guest), &args(guest, &[])).unwrap();
+    let exit = runtime.run_app(identity(app, user), wasm, &args(guest, &[])).unwrap();
     let mut admin = runtime.process(ProcessIdentity::system("admin").unwrap()).unwrap();
     (exit, namespaces.iter().map(|ns| read_all(&mut admin.bucket(ns).unwrap())).collect())
 }
 
-/// Runs `guest` through a fresh service and through the in-process path, and checks that both
-/// exit 0 and leave the same entries in `namespaces`.
+/// Runs `guest` through a fresh service, in process as a plain app and in process composed
+/// ahead of time, and checks that all three exit 0 and leave the same entries in `namespaces`.
 fn same_as_in_process(guest: &str, app: &str, user: Option<&str>, namespaces: &[&str]) -> Vec<Entries> {
     let daemon = Daemon::start("fs");
     let exit = runner(&daemon).run(identity(app, user), &guest_bytes(guest), &args(guest, &[])).unwrap();
     assert_eq!(exit, AppExit::Exited(0), "{guest} through the service: its checks failed (see stderr)");
     let mut client = daemon.client();
     let through_service: Vec<Entries> = namespaces.iter().map(|ns| entries(&mut client, ns)).collect();
-    let (local_exit, local) = in_process(guest, app, user, namespaces);
+    let (local_exit, local) = in_process(&guest_bytes(guest), guest, app, user, namespaces);
     assert_eq!(local_exit, AppExit::Exited(0), "{guest} in process");
     assert_eq!(through_service, local, "{guest}: the service holds what the in-process run left");
+    let composed = compose(&guest_bytes(guest)).unwrap();
+    let (composed_exit, composed) = in_process(&composed, guest, app, user, namespaces);
+    assert_eq!(composed_exit, AppExit::Exited(0), "{guest} composed");
+    assert_eq!(composed, local, "{guest}: the composed run left what the plain run left");
     assert!(entries(&mut client, "system").is_empty(), "{guest}: nothing leaked into system");
     through_service
 }

@@ -77,8 +77,8 @@ fn an_app_passing_a_100_mib_value_is_refused_and_the_host_keeps_serving() {
     let host = Host::new(Config::default());
     let before = host.snapshot("app:hog");
     let exit = host.run("hog", "huge-value", &[]);
-    // With the default 256 MiB app limit the value reaches storage and is refused there; the
-    // guest checks that it saw `value-too-large` and exits 0.
+    // The host refuses the value before copying it into the storage instance; the guest checks
+    // that it saw `value-too-large` and exits 0.
     assert_eq!(exit.unwrap(), AppExit::Exited(0), "the guest's own checks failed (see stderr)");
     assert_eq!(host.snapshot("app:hog"), before, "a namespace other than the app's own changed");
     let mut hog = host.runtime.process(ProcessIdentity::new("hog").unwrap()).unwrap();
@@ -87,15 +87,32 @@ fn an_app_passing_a_100_mib_value_is_refused_and_the_host_keeps_serving() {
     host.assert_still_serving();
 }
 
-/// The app holds its 100 MiB value and the storage instance needs a copy of it: together that
-/// is over a 128 MiB limit, which covers the app and its storage instance together.
+/// A plain app's storage instance never gets a copy of a value it would refuse: under a 128 MiB
+/// limit the app's own 100 MiB value fits, and the refusal is the component's.
 #[test]
-fn an_app_and_its_storage_instance_are_held_to_one_memory_limit_together() {
+fn a_plain_app_under_a_tight_limit_gets_the_refusal_without_its_storage_instance_copying_the_value() {
     let mut config = Config::default();
     config.apps.memory_limit_bytes = 128 << 20;
     let host = Host::new(config);
     let before = host.snapshot("app:hog");
-    let outcome = host.run("hog", "huge-value", &[]);
+    let exit = host.run("hog", "huge-value", &[]);
+    assert_eq!(exit.unwrap(), AppExit::Exited(0), "the guest's own checks failed (see stderr)");
+    assert_eq!(host.snapshot("app:hog"), before);
+    host.assert_still_serving();
+}
+
+/// An app composed with storage ahead of time holds its 100 MiB value and the storage instance
+/// inside it needs a copy: together that is over a 128 MiB limit, which covers the app and its
+/// storage instance together.
+#[test]
+fn a_composed_app_and_its_storage_instance_are_held_to_one_memory_limit_together() {
+    let mut config = Config::default();
+    config.apps.memory_limit_bytes = 128 << 20;
+    let host = Host::new(config);
+    let before = host.snapshot("app:hog");
+    let composed = zero_storage::compose(&guest_bytes("huge-value")).unwrap();
+    let args = vec!["huge-value".to_string()];
+    let outcome = host.runtime.run_app(ProcessIdentity::new("hog").unwrap(), &composed, &args);
     let error = outcome.expect_err("200 MiB of memory in use under a 128 MiB limit").to_string();
     assert!(error.contains("exceeded its memory limit"), "{error}");
     assert_eq!(host.snapshot("app:hog"), before);

@@ -215,6 +215,10 @@ impl admin::Guest for Component {
     fn sweep(namespace: String) -> Outcome<u64> {
         with_storage(|s| s.open(&namespace).and_then(|ns| s.sweep(&ns))).map_err(Into::into)
     }
+    fn increment_within(namespace: String, key: String, delta: i64, min: i64) -> Outcome<i64> {
+        with_storage(|s| s.open(&namespace).and_then(|ns| s.increment_within(&ns, &key, delta, min)))
+            .map_err(Into::into)
+    }
 }
 
 export!(Component);

@@ -26,6 +26,8 @@ pub struct Bucket<'p> {
     process: &'p mut Process,
     /// The open `bucket` resource, or none for the process's own namespace.
     handle: Option<ResourceAny>,
+    /// Whether dropping this closes `handle` (not when the handle is kept open by its owner).
+    closes: bool,
 }
 
 /// Flattens a call's two layers of failure: the runtime's (trap) and the component's (error).
@@ -134,7 +136,7 @@ impl Process {
 
     /// The process's own namespace, as a [`Bucket`] (for code that works on any bucket).
     pub fn own(&mut self) -> Bucket<'_> {
-        Bucket { process: self, handle: None }
+        Bucket { process: self, handle: None, closes: false }
     }
 
     /// Opens `namespace`, which the process must be allowed to use: `permission-denied`
@@ -142,7 +144,39 @@ impl Process {
     pub fn bucket(&mut self, namespace: &str) -> Result<Bucket<'_>> {
         self.store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
         let handle = flatten(self.storage.zero_storage_store().call_open(&mut self.store, namespace))?;
-        Ok(Bucket { process: self, handle: Some(handle) })
+        Ok(Bucket { process: self, handle: Some(handle), closes: true })
+    }
+
+    /// Opens `namespace` as [`Process::bucket`] does, and keeps it open until
+    /// [`Process::close`] (or the end of the process): for a caller that holds buckets of its
+    /// own, like the host serving an app's storage imports.
+    pub(crate) fn open_kept(&mut self, namespace: &str) -> Result<ResourceAny> {
+        self.store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
+        flatten(self.storage.zero_storage_store().call_open(&mut self.store, namespace))
+    }
+
+    /// The operations on the namespace `handle` (from [`Process::open_kept`]) opened, or on the
+    /// own namespace for none; the handle stays open.
+    pub(crate) fn kept(&mut self, handle: Option<ResourceAny>) -> Bucket<'_> {
+        Bucket { process: self, handle, closes: false }
+    }
+
+    /// Closes a handle from [`Process::open_kept`].
+    pub(crate) fn close(&mut self, handle: ResourceAny) {
+        // As in `Bucket`'s drop: a trap here leaves only the resource, freed with the process.
+        let _ = handle.resource_drop(&mut self.store);
+    }
+
+    /// The process's own namespace, e.g. `app:notes`.
+    pub(crate) fn own_namespace(&self) -> &str {
+        self.store.data().identity().own_namespace()
+    }
+
+    /// Adds `delta` to the counter under `key` in `namespace`, refusing with `invalid-argument`
+    /// (and changing nothing) a result below `min`, in one atomic update (`admin.increment-within`).
+    pub(crate) fn increment_within(&mut self, namespace: &str, key: &str, delta: i64, min: i64) -> Result<i64> {
+        self.store.set_epoch_deadline(ticks(STORAGE_CALL_DEADLINE));
+        flatten(self.storage.zero_storage_admin().call_increment_within(&mut self.store, namespace, key, delta, min))
     }
 
     /// Reclaims the expired entries of `namespace`; returns how many were removed.
@@ -154,7 +188,7 @@ impl Process {
 
 impl Drop for Bucket<'_> {
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
+        if let Some(handle) = self.handle.take().filter(|_| self.closes) {
             // Closing a bucket cannot fail in the component; a trap here leaves only the
             // resource behind, which the store frees with the process.
             let _ = handle.resource_drop(&mut self.process.store);

@@ -9,11 +9,14 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::app::{self, AppExit, AppInstance, ConnectedLauncher, ConnectedState, Launcher};
+use crate::app::{
+    self, AppExit, AppInstance, AppShape, ConnectedLauncher, ForwardedLauncher, ForwardedState, Launcher,
+};
 use crate::backend::{Backend, FsBackend};
 use crate::clock::Clock;
 use crate::config::{AppLimits, Config};
 use crate::error::{Error, Result};
+use crate::forward::LocalCalls;
 use crate::identity::ProcessIdentity;
 use crate::link::generated::StoragePre;
 use crate::link::{self, STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder};
@@ -77,8 +80,8 @@ impl RuntimeBuilder {
     }
 
     /// With `Some(count)`, takes instances from a pool of `count` slots reserved up front: a
-    /// new process starts several times faster, and at most `count` processes (an app counts
-    /// with its storage) live at once; one more fails with an error until one ends. With `None`,
+    /// new process starts several times faster, and at most `count` processes live at once (a
+    /// plain app counts twice: itself and its storage instance); one more fails with an error until one ends. With `None`,
     /// allocates each instance afresh, which suits short-lived tools that start one or two.
     /// Default: a pool of [`DEFAULT_MAX_INSTANCES`].
     pub fn instance_pool(mut self, slots: Option<u32>) -> Self {
@@ -103,12 +106,14 @@ impl RuntimeBuilder {
         link::add_to_linker(&mut linker, HostState::view).map_err(Error::Runtime)?;
         // Export lookups are resolved once here, not on every process start.
         let storage_pre = linker.instantiate_pre(&component).and_then(StoragePre::new).map_err(Error::Runtime)?;
+        let forwarded_linker = app::forwarded_linker(&engine).map_err(Error::Runtime)?;
         let storage = self.storage.quotas(self.config.quotas.clone()).build();
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                forwarded_linker,
                 storage_pre,
                 storage,
                 config: self.config,
@@ -129,6 +134,8 @@ pub struct Runtime {
 struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
+    /// The linker of plain apps, whose storage imports the host serves.
+    forwarded_linker: Linker<ForwardedState>,
     storage_pre: StoragePre<HostState>,
     storage: ZeroStorageCtx,
     config: Config,
@@ -150,18 +157,35 @@ impl Runtime {
     /// (the first is the program name). Its storage calls go to its own namespaces; it gets the
     /// host's stdio, the environment variables `ZERO_STORAGE_APP` (its name) and
     /// `ZERO_STORAGE_USER` (its user, if any), no files, no network, and the configured memory
-    /// limit and deadline. An app that imports what only storage may use is refused (see
-    /// [`crate::classify`]).
+    /// limit and deadline. A plain app's storage imports are served by the host and handed to
+    /// its own storage instance; an app composed ahead of time runs as it is (see
+    /// [`crate::classify`], which also says which apps are refused).
     pub fn run_app(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> Result<AppExit> {
-        let component = self.load_app(app_wasm)?;
-        self.launcher().run(identity, &component, args)
+        match app::classify(app_wasm)? {
+            AppShape::Plain => {
+                let component = self.compile_app(app_wasm)?;
+                let calls = Box::new(LocalCalls::new(self.process(identity.clone())?));
+                self.forwarded().run(&identity, &component, args, calls)
+            }
+            AppShape::Composed | AppShape::NoStorage => {
+                self.launcher().run(identity, &self.compile_app(app_wasm)?, args)
+            }
+        }
     }
 
     /// Instantiates the app component `app_wasm` (checked and linked as [`Runtime::run_app`]
     /// does) as the process `identity`, to call its own exports through [`AppInstance`].
     pub fn instantiate_app(&self, identity: ProcessIdentity, app_wasm: &[u8]) -> Result<AppInstance> {
-        let component = self.load_app(app_wasm)?;
-        self.launcher().instantiate(identity, &component)
+        match app::classify(app_wasm)? {
+            AppShape::Plain => {
+                let component = self.compile_app(app_wasm)?;
+                let calls = Box::new(LocalCalls::new(self.process(identity.clone())?));
+                self.forwarded().instantiate(&identity, &component, calls)
+            }
+            AppShape::Composed | AppShape::NoStorage => {
+                self.launcher().instantiate(identity, &self.compile_app(app_wasm)?)
+            }
+        }
     }
 
     /// The backend every process of this runtime stores in.
@@ -179,11 +203,19 @@ impl Runtime {
         self.inner.storage.clock()
     }
 
-    fn load_app(&self, app_wasm: &[u8]) -> Result<Component> {
-        let wasm = app::prepare(app_wasm)?;
+    /// Compiles (or loads from the cache) an app that [`app::classify`] accepted.
+    fn compile_app(&self, app_wasm: &[u8]) -> Result<Component> {
         let cache_dir = self.inner.cache_dir.as_deref();
-        crate::cache::load_component(&self.inner.engine, &wasm, cache_dir)
+        crate::cache::load_component(&self.inner.engine, app_wasm, cache_dir)
             .map_err(|e| Error::AppRefused(format!("cannot compile the app: {e:#}")))
+    }
+
+    fn forwarded(&self) -> ForwardedLauncher<'_> {
+        ForwardedLauncher {
+            engine: &self.inner.engine,
+            linker: &self.inner.forwarded_linker,
+            limits: &self.inner.config.apps,
+        }
     }
 
     fn launcher(&self) -> Launcher<'_> {
@@ -200,7 +232,7 @@ impl Runtime {
 /// (`zero-storage serve`), which owns the data: this process never opens a backend. Each app's
 /// `zero:storage/store` and `wasi:keyvalue` (`0.2.0-draft2`, `0.2.0-draft`) calls are served by
 /// the host and forwarded to the service on its socket, under the app's identity, with the same
-/// results as when [`Runtime::run_app`] composes the app with storage. One runner compiles each
+/// results as when [`Runtime::run_app`] runs the app on its own storage instance. One runner compiles each
 /// app once and may run many, one after another or at once from several threads.
 ///
 /// - An app composed ahead of time with the storage component (`zero-storage compose`,
@@ -224,7 +256,7 @@ impl Runtime {
 /// ```
 pub struct ConnectedRunner {
     engine: Engine,
-    linker: Linker<ConnectedState>,
+    linker: Linker<ForwardedState>,
     socket: PathBuf,
     limits: AppLimits,
     cache_dir: Option<PathBuf>,
@@ -236,7 +268,7 @@ impl ConnectedRunner {
     /// apps are cached where [`RuntimeBuilder`] caches them by default.
     pub fn new(socket: &Path, limits: AppLimits) -> Result<Self> {
         let engine = Engine::new(&engine_config()).map_err(Error::Runtime)?;
-        let linker = app::connected_linker(&engine).map_err(Error::Runtime)?;
+        let linker = app::forwarded_linker(&engine).map_err(Error::Runtime)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(ConnectedRunner {
             engine,
@@ -260,10 +292,8 @@ impl ConnectedRunner {
     /// if the service cannot be reached or refuses the identity.
     pub fn run(&self, identity: ProcessIdentity, app_wasm: &[u8], args: &[String]) -> Result<AppExit> {
         let launcher = ConnectedLauncher {
-            engine: &self.engine,
-            linker: &self.linker,
+            forwarded: ForwardedLauncher { engine: &self.engine, linker: &self.linker, limits: &self.limits },
             socket: &self.socket,
-            limits: &self.limits,
             cache_dir: self.cache_dir.as_deref(),
         };
         launcher.run(identity, app_wasm, args)
@@ -288,8 +318,8 @@ pub fn run_app_connected(
 /// is sized for a busy host, not for the largest possible one.
 pub const DEFAULT_MAX_INSTANCES: u32 = 100;
 
-/// Instances come from a pool of pre-reserved slots (an app composed with storage uses about
-/// three memories and tables), which makes starting a process several
+/// Instances come from a pool of pre-reserved slots (a composed app uses about three memories
+/// and tables), which makes starting a process several
 /// times cheaper than allocating and mapping its memory afresh each time. The pool only reserves
 /// address space; memory is committed as instances grow into it.
 fn pool(config: &Config, max_instances: u32) -> wasmtime::PoolingAllocationConfig {

@@ -40,6 +40,13 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// The process this store runs.
+    pub(crate) fn identity(&self) -> &ProcessIdentity {
+        &self.identity
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }

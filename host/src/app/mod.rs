@@ -1,17 +1,16 @@
 //! Running app components (`wasi:cli` commands) with their storage.
 //!
-//! A plain app imports `zero:storage/store`; the host plugs the storage component into it (with
-//! the `wac` composition library, in process) so the app's calls reach storage through fused
-//! adapters, and the composition's only storage imports are `backend` and `identity`, which the
-//! host serves for the app's identity. An app that was already composed with the storage
-//! component by `wac plug` is accepted too, after checking that the component inside it is this
-//! host's storage component and that only it receives `backend` and `identity`.
+//! A plain app imports `zero:storage/store` (or `wasi:keyvalue`); the host serves those imports
+//! itself (`forwarded.rs`, with `crate::forward`) and hands every call to the app's own storage
+//! instance, or to the Storage Service when one owns the data. An app that was already composed
+//! with the storage component by `wac plug` (or [`compose`]) is run as it is, its calls reaching
+//! storage through fused adapters, after checking that the component inside it is this host's
+//! storage component and that only it receives `backend` and `identity`; the composition's only
+//! storage imports are then `backend` and `identity`, which the host serves for the app's
+//! identity.
 //!
 //! Apps must never reach `backend`, `identity` or `admin` themselves: an app that imports them
 //! any other way is refused before it runs. Each app runs with a memory limit and a deadline.
-//!
-//! While a Storage Service owns the data, a plain app is not composed: `connected.rs` runs it
-//! with its storage imports served by forwarding to the service (`crate::forward`).
 
 use std::time::Duration;
 
@@ -26,10 +25,10 @@ use crate::identity::ProcessIdentity;
 use crate::link::{STORAGE_COMPONENT, ZeroStorageCtx};
 use crate::store::{HostState, new_store, ticks};
 
-mod connected;
+mod forwarded;
 mod inspect;
 
-pub(crate) use connected::{ConnectedLauncher, ConnectedState, connected_linker};
+pub(crate) use forwarded::{ConnectedLauncher, ForwardedLauncher, ForwardedState, forwarded_linker};
 
 /// Interfaces only the storage component may import.
 const PRIVILEGED: [&str; 3] = ["zero:storage/backend", "zero:storage/identity", "zero:storage/admin"];
@@ -47,8 +46,7 @@ pub enum AppExit {
 /// How the storage reaches an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppShape {
-    /// The app imports `zero:storage/store` or `wasi:keyvalue/*`; the host composes it with
-    /// storage.
+    /// The app imports `zero:storage/store` or `wasi:keyvalue/*`; the host serves them.
     Plain,
     /// The app was composed with this host's storage component already.
     Composed,
@@ -129,9 +127,26 @@ pub fn compose(app_wasm: &[u8]) -> Result<Vec<u8>> {
 /// An app component instantiated with its storage, for hosts that call the app's own exports
 /// (rather than running it as a `wasi:cli` command). Every call gets the app's deadline.
 pub struct AppInstance {
-    store: Store<HostState>,
+    store: AppStore,
     instance: Instance,
     timeout: Duration,
+}
+
+/// The store an app runs in: a plain app's, whose storage imports the host serves, or a
+/// composition's, which holds the storage instance itself.
+enum AppStore {
+    Forwarded(Store<ForwardedState>),
+    Composed(Store<HostState>),
+}
+
+/// Runs `$body` with `$store` bound to the app's store, whichever kind it is.
+macro_rules! with_store {
+    ($app:expr, |$store:ident| $body:expr) => {
+        match &mut $app.store {
+            AppStore::Forwarded($store) => $body,
+            AppStore::Composed($store) => $body,
+        }
+    };
 }
 
 impl AppInstance {
@@ -141,15 +156,16 @@ impl AppInstance {
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
-        let (_, exported) = self
-            .instance
-            .get_export(&mut self.store, None, interface)
-            .ok_or_else(|| Error::Invalid(format!("the app exports no interface `{interface}`")))?;
-        let (_, func) = self
-            .instance
-            .get_export(&mut self.store, Some(&exported), name)
-            .ok_or_else(|| Error::Invalid(format!("`{interface}` has no function `{name}`")))?;
-        self.instance.get_typed_func(&mut self.store, func).map_err(|e| Error::Invalid(format!("{e:#}")))
+        let instance = self.instance;
+        with_store!(self, |store| {
+            let (_, exported) = instance
+                .get_export(&mut *store, None, interface)
+                .ok_or_else(|| Error::Invalid(format!("the app exports no interface `{interface}`")))?;
+            let (_, func) = instance
+                .get_export(&mut *store, Some(&exported), name)
+                .ok_or_else(|| Error::Invalid(format!("`{interface}` has no function `{name}`")))?;
+            instance.get_typed_func(&mut *store, func).map_err(|e| Error::Invalid(format!("{e:#}")))
+        })
     }
 
     /// Calls `func`, which must come from this instance.
@@ -158,13 +174,17 @@ impl AppInstance {
         P: ComponentNamedList + Lower,
         R: ComponentNamedList + Lift,
     {
-        self.store.set_epoch_deadline(ticks(self.timeout));
-        func.call(&mut self.store, params).map_err(Error::Runtime)
+        let ticks = ticks(self.timeout);
+        with_store!(self, |store| {
+            store.set_epoch_deadline(ticks);
+            func.call(&mut *store, params).map_err(Error::Runtime)
+        })
     }
 }
 
-/// What running an app needs from the runtime: the engine, a linker with WASI and the storage
-/// imports, the storage context and the app limits.
+/// What running a composed app (or one that uses no storage) needs from the runtime: the
+/// engine, a linker with WASI and the storage component's imports, the storage context and the
+/// app limits.
 pub(crate) struct Launcher<'a> {
     pub(crate) engine: &'a Engine,
     pub(crate) linker: &'a Linker<HostState>,
@@ -186,15 +206,15 @@ impl Launcher<'_> {
         Duration::from_secs(self.limits.timeout_secs)
     }
 
-    /// Instantiates `component` (an app ready to link, see [`prepare`]) as the process
+    /// Instantiates `component` (a composed app, or one without storage) as the process
     /// `identity`, to call its own exports.
     pub(crate) fn instantiate(&self, identity: ProcessIdentity, component: &Component) -> Result<AppInstance> {
         let mut store = self.store(identity, &[]);
         let instance = self.linker.instantiate(&mut store, component).map_err(Error::Runtime)?;
-        Ok(AppInstance { store, instance, timeout: self.timeout() })
+        Ok(AppInstance { store: AppStore::Composed(store), instance, timeout: self.timeout() })
     }
 
-    /// Runs `component` (a `wasi:cli` command ready to link, see [`prepare`]) as the process
+    /// Runs `component` (a composed `wasi:cli` command, or one without storage) as the process
     /// `identity` with `args`.
     pub(crate) fn run(&self, identity: ProcessIdentity, component: &Component, args: &[String]) -> Result<AppExit> {
         let name = identity.name().to_owned();

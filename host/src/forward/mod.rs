@@ -1,17 +1,19 @@
 //! Host forwarding: the host serves an app's storage imports itself, with typed bindings, and
 //! hands every call to a [`StorageCalls`].
 //!
-//! This is how an app runs while a Storage Service owns the data: the app is not composed with
-//! the storage component; its `zero:storage/store` and `wasi:keyvalue` (`0.2.0-draft2` and
-//! `0.2.0-draft`: `store`, `atomics`, `batch`) imports are defined here, and
-//! [`ServiceCalls`] sends each call to the service over its socket, as the app's identity. The
-//! storage rules stay where they are, in the storage component behind the service; this module
-//! keeps only what the component's bindings keep per instance (open buckets, the draft's numeric
-//! cursors, compare-and-swap handles) and maps the standard's shapes and errors exactly as
+//! This is how a plain app (one that imports storage, not composed with it ahead of time) runs:
+//! its `zero:storage/store` and `wasi:keyvalue` (`0.2.0-draft2` and `0.2.0-draft`: `store`,
+//! `atomics`, `batch`) imports are defined here, and each call goes to a [`StorageCalls`]:
+//! [`LocalCalls`] calls the app's own storage instance in this process, [`ServiceCalls`] sends
+//! the call to a Storage Service over its socket, as the app's identity. The storage rules stay
+//! where they are, in the storage component; this module keeps only what the component's
+//! bindings keep per instance (open buckets, the draft's numeric cursors, compare-and-swap
+//! handles) and maps the standard's shapes and errors exactly as
 //! `component/src/bindings/keyvalue.rs` does.
 //!
 //! - `store.rs`: `zero:storage/store` (the free functions and the `bucket` resource).
 //! - `keyvalue.rs`: both versions of `wasi:keyvalue`.
+//! - `local.rs`: [`StorageCalls`] on a storage instance in this process.
 //! - `service.rs`: [`StorageCalls`] over the Storage Service's protocol.
 //! - `checks.rs`: the component's refusal of a call too large to hand on.
 //! - `convert.rs`: every conversion between the generated types and the storage logic's.
@@ -23,12 +25,14 @@
 mod checks;
 mod convert;
 mod keyvalue;
+mod local;
 mod service;
 mod store;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use zero_storage_component::{ListPage, Precondition, QuotaInfo, Result, Versioned, Write};
 
+pub(crate) use local::LocalCalls;
 pub(crate) use service::ServiceCalls;
 
 pub(crate) mod generated {
@@ -66,8 +70,8 @@ pub(crate) mod generated {
 /// checks and errors of the storage component's operation of the same name
 /// (`zero_storage_component::Storage`), for the identity the implementation acts as.
 ///
-/// [`ServiceCalls`] sends them to a Storage Service. A later implementation may call a storage
-/// instance in this process directly.
+/// [`LocalCalls`] makes them on a storage instance in this process; [`ServiceCalls`] sends them
+/// to a Storage Service.
 pub(crate) trait StorageCalls: Send {
     /// Checks that the caller may use `namespace`, as `store.open` does: `invalid-argument` for
     /// a malformed name, then `permission-denied`.

@@ -12,8 +12,8 @@
 //!
 //! [write cache]: crate::write_cache
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use crate::backend::{Answer, BackendImport, CommitResult, Condition, Entry, Identity, Mutation, Query};
 use crate::error::{Error, Result};
@@ -208,7 +208,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
             Err(error) => return Ok(Step::Refused(error)),
         };
         // The last write to a key wins, as if the writes were applied in order.
-        let mut last: HashMap<&str, usize> = HashMap::new();
+        let mut last: HashMap<&str, usize> = HashMap::default();
         for (index, write) in planned.iter().enumerate() {
             if !keys.contains(&write.key()) {
                 return Ok(Step::Refused(Error::Backend("internal: an update wrote a key it did not read".into())));
@@ -297,8 +297,8 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
     /// The snapshot the write cache holds for `keys`, if it knows all of them.
     fn cached_snapshot<'k>(&self, ns: &OpenNamespace, keys: &[&'k str]) -> Option<Snapshot<'k>> {
         let (usage, metas) = self.cache.lookup(ns.name(), keys)?;
-        let mut stored = HashMap::with_capacity(keys.len());
-        let mut live = HashMap::with_capacity(keys.len());
+        let mut stored = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let mut live = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
         let mut now = None;
         for (key, known) in keys.iter().zip(metas) {
             let Known::Present(meta, version) = known else { continue };
@@ -325,8 +325,8 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         let mut answers = self.read(ns, queries)?;
         let usage_entry = take_got(&mut answers, 0)?;
         let usage = usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
-        let mut stored = HashMap::with_capacity(keys.len());
-        let mut live = HashMap::with_capacity(keys.len());
+        let mut stored = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let mut live = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
         let mut now = None;
         for (index, key) in keys.iter().enumerate() {
             let Some(entry) = take_got(&mut answers, 1 + index)? else { continue };

@@ -7,8 +7,8 @@
 //! Typically one process writes its own namespace, and then every write needs one backend call
 //! instead of two.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::layout::{Meta, Usage};
 

@@ -36,7 +36,8 @@ pub enum Query {
 /// The answer to one [`Query`], in the same position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// The entry, if present.
+    /// The entry, if present. Its `key` may be empty, since the query names it: the WIT
+    /// backend does not send it back.
     Got(Option<Entry>),
     /// The entries in the range.
     Scanned(Vec<Entry>),

@@ -70,7 +70,7 @@ export class IndexedDbBackend {
           const request = entries.get([namespace, query.val]);
           request.onsuccess = () => {
             const record = request.result;
-            answers[i] = { tag: 'got', val: record && { key: query.val, value: record.value, version: record.version } };
+            answers[i] = { tag: 'got', val: record && { value: record.value, version: record.version } };
             settle();
           };
         } else {

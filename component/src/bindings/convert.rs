@@ -24,7 +24,11 @@ fn entry(entry: backend::Entry) -> logic::Entry {
 
 pub(super) fn answer(answer: backend::Answer) -> logic::Answer {
     match answer {
-        backend::Answer::Got(found) => logic::Answer::Got(found.map(entry)),
+        backend::Answer::Got(found) => logic::Answer::Got(found.map(|found| logic::Entry {
+            key: Vec::new(),
+            value: found.value,
+            version: found.version,
+        })),
         backend::Answer::Scanned(entries) => logic::Answer::Scanned(entries.into_iter().map(entry).collect()),
     }
 }

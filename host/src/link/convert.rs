@@ -39,7 +39,10 @@ impl From<contract::Entry> for backend::Entry {
 impl From<contract::Answer> for backend::Answer {
     fn from(answer: contract::Answer) -> Self {
         match answer {
-            contract::Answer::Got(found) => backend::Answer::Got(found.map(Into::into)),
+            // The key is the query's; it does not cross back.
+            contract::Answer::Got(found) => {
+                backend::Answer::Got(found.map(|entry| backend::Found { value: entry.value, version: entry.version }))
+            }
             contract::Answer::Scanned(entries) => {
                 backend::Answer::Scanned(entries.into_iter().map(Into::into).collect())
             }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+pub mod floor;
+
 /// The per-operation time of a benchmark over several rounds.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {

@@ -1,9 +1,14 @@
-//! Group 1: the in-memory path, per operation, four ways in one run:
+//! Group 1: the in-memory path, per operation, five ways in one run:
 //! (a) host → storage component → memory backend (the `Process` API);
-//! (b) an app component → storage component → memory backend, composed as `zero-storage run`
-//!     composes them;
+//! (b) an app component → host → storage component → memory backend: the host serves the app's
+//!     imports and calls its storage instance, as `zero-storage run` runs a plain app;
+//! (e) the same app composed with the storage component ahead of time (`zero-storage compose`),
+//!     its calls crossing fused adapters;
 //! (c) the peer: the same app component on `wasmtime-wasi-keyvalue`'s in-memory host;
-//! (d) the floor: a native `BTreeMap` in the host.
+//! (d) the floor: a native `BTreeMap` in the host;
+//! (f), (g), (h): the floors of a design with a separate storage component: `benches/floor`, a
+//!     component with no rules that turns each call into one host `BTreeMap` call, reached by
+//!     the host (h), by the app through host forwarding (g) and composed with the app (f).
 //! Keys are 16 bytes; values 100 B and 64 KiB; 100 keys; list is one 100-key page.
 
 use std::collections::BTreeMap;
@@ -15,6 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_keyvalue::{WasiKeyValue, WasiKeyValueCtx, WasiKeyValueCtxBuilder};
 use zero_storage::backend::MemoryBackend;
 use zero_storage::{ProcessIdentity, RuntimeBuilder};
+use zero_storage_benches::floor::{FloorComposed, FloorForwarded, FloorHost, floor_wasm};
 use zero_storage_benches::{Timing, guest_wasm, header, key, report, time, time_with_setup};
 
 const ROUNDS: usize = 9;
@@ -56,6 +62,18 @@ impl<T> Target for Guest<T> {
 
 struct App(zero_storage::AppInstance, TypedFunc<(u8, u32, u32), (u64,)>);
 
+impl Target for FloorComposed {
+    fn run(&mut self, op: u8, count: u32, value_size: u32) {
+        FloorComposed::run(self, op, count, value_size);
+    }
+}
+
+impl Target for FloorForwarded {
+    fn run(&mut self, op: u8, count: u32, value_size: u32) {
+        FloorForwarded::run(self, op, count, value_size);
+    }
+}
+
 impl Target for App {
     fn run(&mut self, op: u8, count: u32, value_size: u32) {
         self.0.call(&self.1, (op, count, value_size)).expect("app run");
@@ -83,6 +101,7 @@ fn guest_timings(target: &mut dyn Target, value_size: u32) -> [Timing; 5] {
 
 fn main() {
     let guest = guest_wasm();
+    let floor = floor_wasm();
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true).concurrency_support(false);
     let engine = Engine::new(&config).unwrap();
@@ -113,11 +132,18 @@ fn main() {
             },
         ];
 
-        // (b) app → storage → memory, composed like `zero-storage run`.
+        // (b) app → host → storage → memory, as `zero-storage run` runs a plain app.
         let runtime = RuntimeBuilder::new().backend(Arc::new(MemoryBackend::new())).build().unwrap();
         let mut app = runtime.instantiate_app(ProcessIdentity::new("bench").unwrap(), &guest).unwrap();
         let run = app.func("zero:bench/ops", "run").unwrap();
         let zero_app = guest_timings(&mut App(app, run), value_size);
+
+        // (e) app + storage composed ahead of time: fused adapters between them.
+        let runtime = RuntimeBuilder::new().backend(Arc::new(MemoryBackend::new())).build().unwrap();
+        let composed = zero_storage::compose(&guest).unwrap();
+        let mut app = runtime.instantiate_app(ProcessIdentity::new("bench").unwrap(), &composed).unwrap();
+        let run = app.func("zero:bench/ops", "run").unwrap();
+        let composed_app = guest_timings(&mut App(app, run), value_size);
 
         // (c) the same app on wasmtime-wasi-keyvalue's in-memory host.
         let mut linker = Linker::<PeerCtx>::new(&engine);
@@ -135,6 +161,29 @@ fn main() {
         let (_, run) = instance.get_export(&mut store, Some(&ops), "run").unwrap();
         let run = instance.get_typed_func(&mut store, run).unwrap();
         let peer = guest_timings(&mut Guest { store, run }, value_size);
+
+        // (f), (g), (h): the floors of a separate storage component, the pass-through one.
+        let floor_composed = guest_timings(&mut FloorComposed::new(&engine, &guest, &floor).unwrap(), value_size);
+        let floor_forwarded = guest_timings(&mut FloorForwarded::new(&engine, &guest, &floor).unwrap(), value_size);
+        let mut floor_host = FloorHost::new(&engine, &floor).unwrap();
+        let floor_host = [
+            time(ROUNDS, OPS, |i| floor_host.set(&key(i), &value)),
+            time(ROUNDS, OPS, |i| drop(std::hint::black_box(floor_host.get(&key(i))))),
+            time(ROUNDS, OPS, |i| {
+                std::hint::black_box(floor_host.exists(&key(i)));
+            }),
+            time_with_setup(
+                ROUNDS,
+                100,
+                &mut floor_host,
+                |f| (0..100).for_each(|i| f.set(&key(i), &value)),
+                |f, i| f.delete(&key(i)),
+            ),
+            {
+                (0..100).for_each(|i| floor_host.set(&key(i), &value));
+                time(ROUNDS, 20, |_| drop(std::hint::black_box(floor_host.list())))
+            },
+        ];
 
         // (d) the floor: a native BTreeMap.
         let mut map: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -161,9 +210,33 @@ fn main() {
         header(&format!("In-memory path, per operation, {size} values"));
         for (index, op) in ["set", "get", "exists", "delete", "list 100 keys"].iter().enumerate() {
             report(&format!("{op}: (d) native BTreeMap"), &native[index], None);
+            report(
+                &format!("{op}: (h) floor: host → pass-through component → map"),
+                &floor_host[index],
+                Some(("of (d)", &native[index])),
+            );
             report(&format!("{op}: (a) host → component → memory"), &host[index], Some(("of (d)", &native[index])));
             report(&format!("{op}: (c) app → wasmtime-wasi-keyvalue"), &peer[index], None);
-            report(&format!("{op}: (b) app → component → memory"), &zero_app[index], Some(("of (c)", &peer[index])));
+            report(
+                &format!("{op}: (f) floor: app → composed pass-through → map"),
+                &floor_composed[index],
+                Some(("of (c)", &peer[index])),
+            );
+            report(
+                &format!("{op}: (g) floor: app → host → pass-through → map"),
+                &floor_forwarded[index],
+                Some(("of (c)", &peer[index])),
+            );
+            report(
+                &format!("{op}: (b) app → host → component → memory"),
+                &zero_app[index],
+                Some(("of (c)", &peer[index])),
+            );
+            report(
+                &format!("{op}: (e) app → composed component → memory"),
+                &composed_app[index],
+                Some(("of (c)", &peer[index])),
+            );
         }
     }
 }

@@ -338,10 +338,16 @@ fn pool(config: &Config, max_instances: u32) -> wasmtime::PoolingAllocationConfi
 }
 
 /// The engine configuration every Zero Storage engine starts from: the component model, epoch
-/// interruption for deadlines, and no p3 concurrency (which costs on every call).
+/// interruption for deadlines, and no p3 concurrency (which costs on every call). With
+/// `ZERO_STORAGE_PERFMAP=1` in the environment, wasmtime writes a perf map so that `perf report`
+/// names the compiled wasm functions.
 fn engine_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true).epoch_interruption(true).concurrency_support(false);
+    // For profiling with `perf`: name the compiled wasm functions in /tmp/perf-PID.map.
+    if std::env::var_os("ZERO_STORAGE_PERFMAP").is_some_and(|on| on == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 

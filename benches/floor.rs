@@ -1,0 +1,358 @@
+//! The floor of any design with a separate storage component: the benchmark guest
+//! (`benches/guest`) talking to `benches/floor`, a storage component with no rules that turns
+//! every `wasi:keyvalue/store@0.2.0-draft` call into one call of a host `BTreeMap`.
+//!
+//! Two ways to join the two components, one type each:
+//! - [`FloorComposed`]: composed with `wac_graph::plug` into one component in one `Store`, so a
+//!   call from the guest to the floor goes through wasmtime's fused adapters;
+//! - [`FloorForwarded`]: each in its own `Store`, the guest's imports being host functions that
+//!   call the floor's exports with typed calls (wasmtime has no way to link one instance's
+//!   exports to another's imports, so a host that keeps them apart must forward).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The host side of the floor component: its `zero:floor/map` import and its store export.
+mod floor_world {
+    wasmtime::component::bindgen!({ path: ["../wit", "floor/wit"], world: "zero:floor/floor" });
+}
+
+/// The host side of the benchmark guest: its store import and its `zero:bench/ops` export.
+/// Imports are trappable so that a trap in the floor's store becomes a trap in the guest's.
+mod guest_world {
+    /// The guest's handle to a bucket: the floor's bucket, which lives in the floor's store.
+    /// (Public in this private module because the bindings re-export it.)
+    pub struct FloorBucket(pub wasmtime::component::ResourceAny);
+
+    wasmtime::component::bindgen!({
+        path: ["../wit", "guest/wit"],
+        world: "zero:bench/bench-guest",
+        imports: { default: trappable },
+        with: { "wasi:keyvalue/store@0.2.0-draft.bucket": self::FloorBucket },
+    });
+}
+
+use floor_world::exports::wasi::keyvalue0_2_0_draft::store as floor_store;
+use guest_world::FloorBucket;
+use guest_world::wasi::keyvalue0_2_0_draft::store as guest_store;
+
+/// The floor storage component (`benches/floor`), built for wasm32-wasip2 on first use.
+pub fn floor_wasm() -> Vec<u8> {
+    let target_dir = super::workspace().join("target").join("wasm");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(super::workspace())
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", "bench-floor"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("run cargo to build the floor component");
+    assert!(status.success(), "building the floor component failed");
+    std::fs::read(target_dir.join("wasm32-wasip2/release/bench_floor.wasm")).expect("read the floor component")
+}
+
+/// The data of the store that instantiates the floor component: WASI with nothing granted, and
+/// the map behind `zero:floor/map`.
+struct FloorState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    map: BTreeMap<String, Vec<u8>>,
+}
+
+impl FloorState {
+    fn new() -> Self {
+        Self { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), map: BTreeMap::new() }
+    }
+}
+
+impl WasiView for FloorState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl floor_world::zero::floor::map::Host for FloorState {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.map.get(&key).cloned()
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) {
+        self.map.insert(key, value);
+    }
+
+    fn exists(&mut self, key: String) -> bool {
+        self.map.contains_key(&key)
+    }
+
+    fn delete(&mut self, key: String) {
+        self.map.remove(&key);
+    }
+
+    fn keys(&mut self, limit: u32) -> Vec<String> {
+        self.map.keys().take(limit as usize).cloned().collect()
+    }
+}
+
+/// A linker with WASI p2 (sync) and the floor's `zero:floor/map` import served by [`FloorState`].
+fn floor_linker(engine: &Engine) -> anyhow::Result<Linker<FloorState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    floor_world::Floor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+/// The guest and the floor composed into one component, as `zero-storage run` composes an app
+/// with its storage: the guest's store import is plugged with the floor's export.
+fn compose(guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use wac_graph::{CompositionGraph, EncodeOptions, types::Package};
+    let mut graph = CompositionGraph::new();
+    let guest = Package::from_bytes("zero:bench-guest", None, guest_wasm.to_vec(), graph.types_mut())?;
+    let guest = graph.register_package(guest)?;
+    let floor = Package::from_bytes("zero:bench-floor", None, floor_wasm.to_vec(), graph.types_mut())?;
+    let floor = graph.register_package(floor)?;
+    wac_graph::plug(&mut graph, vec![floor], guest)?;
+    Ok(graph.encode(EncodeOptions::default())?)
+}
+
+/// The guest and the floor composed with `wac_graph::plug` and instantiated in one `Store`:
+/// guest → floor calls are wasmtime's fused adapters, floor → map calls are host calls.
+pub struct FloorComposed {
+    store: Store<FloorState>,
+    guest: guest_world::BenchGuest,
+}
+
+impl FloorComposed {
+    /// Composes `guest_wasm` (the benchmark guest) with `floor_wasm` (the floor component) and
+    /// instantiates the result on `engine` with an empty map.
+    pub fn new(engine: &Engine, guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Self> {
+        let component = Component::new(engine, compose(guest_wasm, floor_wasm)?)?;
+        let mut store = Store::new(engine, FloorState::new());
+        let guest = guest_world::BenchGuest::instantiate(&mut store, &component, &floor_linker(engine)?)?;
+        Ok(Self { store, guest })
+    }
+
+    /// Calls the guest's `run(op, count, value-size)` and returns its checksum.
+    ///
+    /// # Panics
+    /// If the guest traps (its storage calls `expect` success).
+    pub fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64 {
+        self.guest.zero_bench_ops().call_run(&mut self.store, op, count, value_size).expect("composed guest run")
+    }
+}
+
+/// The data of the guest's store: WASI with nothing granted, the guest's bucket handles, and the
+/// floor instance with its own store, to which every storage import is forwarded.
+struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    floor_store: Store<FloorState>,
+    floor: floor_world::Floor,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The floor's error as the guest's bindings spell it (the same WIT variant).
+fn guest_error(error: floor_store::Error) -> guest_store::Error {
+    match error {
+        floor_store::Error::NoSuchStore => guest_store::Error::NoSuchStore,
+        floor_store::Error::AccessDenied => guest_store::Error::AccessDenied,
+        floor_store::Error::Other(message) => guest_store::Error::Other(message),
+    }
+}
+
+impl GuestState {
+    /// The floor's bucket behind the guest's handle `bucket`.
+    fn floor_bucket(&self, bucket: &Resource<FloorBucket>) -> wasmtime::Result<ResourceAny> {
+        Ok(self.table.get(bucket)?.0)
+    }
+}
+
+impl guest_store::Host for GuestState {
+    fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<FloorBucket>, guest_store::Error>> {
+        match self.floor.wasi_keyvalue0_2_0_draft_store().call_open(&mut self.floor_store, &identifier)? {
+            Ok(bucket) => Ok(Ok(self.table.push(FloorBucket(bucket))?)),
+            Err(error) => Ok(Err(guest_error(error))),
+        }
+    }
+}
+
+impl guest_store::HostBucket for GuestState {
+    fn get(
+        &mut self,
+        bucket: Resource<FloorBucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, guest_store::Error>> {
+        let bucket = self.floor_bucket(&bucket)?;
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        Ok(api.call_get(&mut self.floor_store, bucket, &key)?.map_err(guest_error))
+    }
+
+    fn set(
+        &mut self,
+        bucket: Resource<FloorBucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), guest_store::Error>> {
+        let bucket = self.floor_bucket(&bucket)?;
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        Ok(api.call_set(&mut self.floor_store, bucket, &key, &value)?.map_err(guest_error))
+    }
+
+    fn delete(
+        &mut self,
+        bucket: Resource<FloorBucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), guest_store::Error>> {
+        let bucket = self.floor_bucket(&bucket)?;
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        Ok(api.call_delete(&mut self.floor_store, bucket, &key)?.map_err(guest_error))
+    }
+
+    fn exists(
+        &mut self,
+        bucket: Resource<FloorBucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, guest_store::Error>> {
+        let bucket = self.floor_bucket(&bucket)?;
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        Ok(api.call_exists(&mut self.floor_store, bucket, &key)?.map_err(guest_error))
+    }
+
+    fn list_keys(
+        &mut self,
+        bucket: Resource<FloorBucket>,
+        cursor: Option<u64>,
+    ) -> wasmtime::Result<Result<guest_store::KeyResponse, guest_store::Error>> {
+        let bucket = self.floor_bucket(&bucket)?;
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let page = api.call_list_keys(&mut self.floor_store, bucket, cursor)?;
+        Ok(page.map(|page| guest_store::KeyResponse { keys: page.keys, cursor: page.cursor }).map_err(guest_error))
+    }
+
+    fn drop(&mut self, bucket: Resource<FloorBucket>) -> wasmtime::Result<()> {
+        let FloorBucket(bucket) = self.table.delete(bucket)?;
+        bucket.resource_drop(&mut self.floor_store)
+    }
+}
+
+/// The guest and the floor each in its own `Store`: the guest's store imports are host
+/// functions that make typed calls to the floor's exports in the floor's store, which the
+/// guest's store data owns. Bucket handles are proxied through the guest store's
+/// `ResourceTable`.
+pub struct FloorForwarded {
+    store: Store<GuestState>,
+    guest: guest_world::BenchGuest,
+}
+
+impl FloorForwarded {
+    /// Instantiates `floor_wasm` (the floor component) with an empty map in one store, and
+    /// `guest_wasm` (the benchmark guest) in another that forwards its storage calls to it.
+    pub fn new(engine: &Engine, guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Self> {
+        let mut floor_store = Store::new(engine, FloorState::new());
+        let floor = floor_world::Floor::instantiate(
+            &mut floor_store,
+            &Component::new(engine, floor_wasm)?,
+            &floor_linker(engine)?,
+        )?;
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        guest_world::BenchGuest::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        let state = GuestState { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), floor_store, floor };
+        let mut store = Store::new(engine, state);
+        let guest = guest_world::BenchGuest::instantiate(&mut store, &Component::new(engine, guest_wasm)?, &linker)?;
+        Ok(Self { store, guest })
+    }
+
+    /// Calls the guest's `run(op, count, value-size)` and returns its checksum.
+    ///
+    /// # Panics
+    /// If the guest traps (its storage calls `expect` success) or the floor does.
+    pub fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64 {
+        self.guest.zero_bench_ops().call_run(&mut self.store, op, count, value_size).expect("forwarded guest run")
+    }
+}
+
+/// The floor component called by the host itself, as the host's `Process` API calls the storage
+/// component: host → floor (one typed call) → host map.
+pub struct FloorHost {
+    store: Store<FloorState>,
+    floor: floor_world::Floor,
+    bucket: ResourceAny,
+}
+
+impl FloorHost {
+    /// Instantiates `floor_wasm` (the floor component) with an empty map and opens a bucket.
+    pub fn new(engine: &Engine, floor_wasm: &[u8]) -> anyhow::Result<Self> {
+        let mut store = Store::new(engine, FloorState::new());
+        let floor =
+            floor_world::Floor::instantiate(&mut store, &Component::new(engine, floor_wasm)?, &floor_linker(engine)?)?;
+        let bucket =
+            floor.wasi_keyvalue0_2_0_draft_store().call_open(&mut store, "")?.map_err(|_| anyhow::anyhow!("open"))?;
+        Ok(Self { store, floor, bucket })
+    }
+
+    /// The value under `key`.
+    ///
+    /// # Panics
+    /// If the floor traps or fails (it never does).
+    pub fn get(&mut self, key: &str) -> Option<Vec<u8>> {
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        api.call_get(&mut self.store, self.bucket, key)
+            .expect("floor get")
+            .unwrap_or_else(|_| panic!("floor get failed"))
+    }
+
+    /// Stores `value` under `key`.
+    ///
+    /// # Panics
+    /// If the floor traps or fails (it never does).
+    pub fn set(&mut self, key: &str, value: &[u8]) {
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        api.call_set(&mut self.store, self.bucket, key, value)
+            .expect("floor set")
+            .unwrap_or_else(|_| panic!("floor set failed"))
+    }
+
+    /// Whether `key` is present.
+    ///
+    /// # Panics
+    /// If the floor traps or fails (it never does).
+    pub fn exists(&mut self, key: &str) -> bool {
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        api.call_exists(&mut self.store, self.bucket, key)
+            .expect("floor exists")
+            .unwrap_or_else(|_| panic!("floor exists failed"))
+    }
+
+    /// Removes `key`.
+    ///
+    /// # Panics
+    /// If the floor traps or fails (it never does).
+    pub fn delete(&mut self, key: &str) {
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        api.call_delete(&mut self.store, self.bucket, key)
+            .expect("floor delete")
+            .unwrap_or_else(|_| panic!("floor delete failed"))
+    }
+
+    /// The first page of keys.
+    ///
+    /// # Panics
+    /// If the floor traps or fails (it never does).
+    pub fn list(&mut self) -> Vec<String> {
+        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        api.call_list_keys(&mut self.store, self.bucket, None)
+            .expect("floor list")
+            .unwrap_or_else(|_| panic!("floor list failed"))
+            .keys
+    }
+}

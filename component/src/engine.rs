@@ -133,6 +133,18 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         &self.identity
     }
 
+    /// What this instance's cache knows of the directory record of `key`: its record and
+    /// version, if it is known to exist.
+    pub(crate) fn cached_meta(&self, ns: &OpenNamespace, key: &str) -> Option<(Meta, u64)> {
+        self.cache.meta(ns.name(), key)
+    }
+
+    /// Remembers the directory record of `key` read by a `get` (none: absent).
+    pub(crate) fn remember_meta(&self, ns: &OpenNamespace, key: &str, meta: Option<(Meta, u64)>) {
+        let known = meta.map_or(Known::Absent, |(meta, version)| Known::Present(meta, version));
+        self.cache.remember_meta(ns.name(), key, known);
+    }
+
     /// The expiry for a time to live given now (0 = never), asking the clock only if needed.
     pub(crate) fn expiry(&self, ttl_secs: u64) -> Result<Option<u64>> {
         if ttl_secs == 0 { Ok(None) } else { expiry_ms(self.identity.now_ms(), ttl_secs) }

@@ -83,17 +83,34 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
     }
 
     /// The value under `key`.
+    ///
+    /// An entry's directory record and value record are always written (and removed) together,
+    /// in one commit that stamps both with one version. So when this instance knows the
+    /// directory record at some version, a value record at that same version proves the
+    /// directory record is still that one, and the value record alone answers: one record read
+    /// instead of two. Otherwise (unknown, or the versions differ) both are read, from one
+    /// snapshot, and the directory record is remembered for next time.
     pub fn get(&self, ns: &OpenNamespace, key: &str) -> Result<Vec<u8>> {
         check_key(key)?;
+        let now = || self.engine.identity().now_ms();
+        if let Some((meta, version)) = self.engine.cached_meta(ns, key) {
+            let mut answers = self.engine.read(ns, vec![Query::Get(layout::data_key(key.as_bytes()))])?;
+            if let Some(data) = take_got(&mut answers, 0)?
+                && data.version == version
+            {
+                return if meta.is_expired_lazy(now) { Err(Error::NotFound) } else { Ok(data.value) };
+            }
+        }
         let mut answers = self.engine.read(
             ns,
             vec![Query::Get(layout::meta_key(key.as_bytes())), Query::Get(layout::data_key(key.as_bytes()))],
         )?;
         let data = take_got(&mut answers, 1)?;
-        let meta = take_got(&mut answers, 0)?;
+        let meta = take_got(&mut answers, 0)?.map(|entry| Ok::<_, Error>((Meta::decode(&entry.value)?, entry.version)));
+        let meta = meta.transpose()?;
+        self.engine.remember_meta(ns, key, meta);
         match meta {
-            Some(meta) if !Meta::decode(&meta.value)?.is_expired_lazy(|| self.engine.identity().now_ms()) => match data
-            {
+            Some((meta, _)) if !meta.is_expired_lazy(now) => match data {
                 Some(data) => Ok(data.value),
                 None => Err(Error::Backend("an entry's value is missing from the backend".into())),
             },

@@ -245,3 +245,41 @@ fn two_instances_over_one_backend_never_act_on_stale_knowledge() {
     let absent = [crate::Precondition::Absent("other".into())];
     assert_eq!(a.transact(&ns, &absent, &[]), Ok(0));
 }
+
+#[test]
+fn a_get_reads_one_record_when_it_knows_the_directory_record_and_never_serves_a_stale_one() {
+    let (backend, identity) = fixture(1 << 20);
+    let a = Storage::new(&backend, &identity);
+    let b = Storage::new(&backend, &identity);
+    let ns = a.own().clone();
+    let read_by = |get: &dyn Fn() -> Result<Vec<u8>>| {
+        let before = backend.bytes_read.get();
+        let got = get();
+        (got, backend.bytes_read.get() - before)
+    };
+    a.set(&ns, "k", b"0123456789", 0).unwrap();
+    // a wrote "k": its value record alone answers (10 bytes read, no directory record).
+    assert_eq!(read_by(&|| a.get(&ns, "k")), (Ok(b"0123456789".to_vec()), 10));
+    // b rewrites it with a time to live: a's cached directory record is stale, the versions
+    // differ, and a reads both records and sees b's value.
+    b.set(&ns, "k", b"from b", 2).unwrap();
+    let (got, bytes) = read_by(&|| a.get(&ns, "k"));
+    assert_eq!(got.unwrap(), b"from b");
+    assert!(bytes > 6 + 6, "the directory record was read too ({bytes} bytes)");
+    // Now a knows b's record, expiry included: one record, and the expiry still applies.
+    assert_eq!(read_by(&|| a.get(&ns, "k")), (Ok(b"from b".to_vec()), 6));
+    identity.now_ms.set(identity.now_ms.get() + 2000);
+    assert_eq!(a.get(&ns, "k"), Err(Error::NotFound));
+    // b deletes it, then writes it again: a never answers from what it knew.
+    identity.now_ms.set(identity.now_ms.get() - 2000);
+    assert!(b.delete(&ns, "k").unwrap());
+    assert_eq!(a.get(&ns, "k"), Err(Error::NotFound));
+    b.set(&ns, "k", b"again", 0).unwrap();
+    assert_eq!(a.get(&ns, "k").unwrap(), b"again");
+    // A get that remembered a directory record leaves writes exact: a's write plans from it,
+    // b changed usage meanwhile, and usage stays the sum of the live entries.
+    b.set(&ns, "other", b"xyz", 0).unwrap();
+    a.set(&ns, "k", b"longer value", 0).unwrap();
+    let quota = a.quota(&ns).unwrap();
+    assert_eq!((quota.used_bytes, quota.key_count), (1 + 12 + 5 + 3, 2));
+}

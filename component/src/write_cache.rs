@@ -102,6 +102,27 @@ impl WriteCache {
         }
     }
 
+    /// The directory record of `key` and its version, if the cache knows that it exists.
+    pub(crate) fn meta(&self, namespace: &str, key: &str) -> Option<(Meta, u64)> {
+        match self.namespaces.borrow().get(namespace)?.metas.get(key)? {
+            Known::Present(meta, version) => Some((*meta, *version)),
+            Known::Absent => None,
+        }
+    }
+
+    /// Remembers the directory record of `key` from a read that did not read the usage record
+    /// (a `get`). It may be stale by the time a write plans with it; that costs the write one
+    /// conflict, since every plan made from the cache is committed on the condition of each
+    /// version it relied on.
+    pub(crate) fn remember_meta(&self, namespace: &str, key: &str, meta: Known<Meta>) {
+        let mut namespaces = self.namespaces.borrow_mut();
+        let cache = namespaces.entry(namespace.to_owned()).or_default();
+        if cache.metas.len() >= MAX_KEYS && !cache.metas.contains_key(key) {
+            cache.metas.clear();
+        }
+        cache.metas.insert(key.to_owned(), meta);
+    }
+
     /// Forgets everything about `namespace` (after a conflict or a change made elsewhere).
     pub(crate) fn forget(&self, namespace: &str) {
         self.namespaces.borrow_mut().remove(namespace);

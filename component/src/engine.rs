@@ -219,18 +219,23 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
             Ok(planned) => planned,
             Err(error) => return Ok(Step::Refused(error)),
         };
-        // The last write to a key wins, as if the writes were applied in order.
+        // The last write to a key wins, as if the writes were applied in order. (`keys` is sorted:
+        // finding a key there is a binary search.)
         let mut last: HashMap<&str, usize> = HashMap::default();
         for (index, write) in planned.iter().enumerate() {
-            if !keys.contains(&write.key()) {
+            if keys.binary_search(&write.key()).is_err() {
                 return Ok(Step::Refused(Error::Backend("internal: an update wrote a key it did not read".into())));
             }
-            last.insert(write.key(), index);
+            if planned.len() > 1 {
+                last.insert(write.key(), index);
+            }
         }
+        // One write is its own last: no map needed.
+        let is_last = |index: usize, key: &str| planned.len() == 1 || last.get(key) == Some(&index);
         let mut new_usage = usage;
-        let mut mutations = Vec::with_capacity(4 * last.len() + 1);
+        let mut mutations = Vec::with_capacity(4 * planned.len() + 1);
         for (index, write) in planned.iter().enumerate() {
-            if last.get(write.key()) != Some(&index) {
+            if !is_last(index, write.key()) {
                 continue;
             }
             let key = write.key().as_bytes();
@@ -286,7 +291,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         match self.commit(ns, &conditions, &mutations) {
             Ok(CommitResult::Committed(version)) => {
                 // Now known exactly: the usage record and every written key, at this version.
-                let written = planned.iter().enumerate().filter(|(index, write)| last.get(write.key()) == Some(index));
+                let written = planned.iter().enumerate().filter(|(index, write)| is_last(*index, write.key()));
                 let metas = written.map(|(_, write)| match write {
                     Planned::Set { key, value, expires_at_ms } => {
                         let meta = Meta { value_len: value.len() as u32, expires_at_ms: *expires_at_ms };

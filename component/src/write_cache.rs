@@ -42,6 +42,30 @@ struct NamespaceCache {
     metas: HashMap<String, Known<Meta>>,
 }
 
+impl NamespaceCache {
+    /// Remembers `meta` for `key`, starting over past [`MAX_KEYS`]. A key already known is
+    /// updated in place, without allocating.
+    fn set(&mut self, key: &str, meta: Known<Meta>) {
+        if let Some(known) = self.metas.get_mut(key) {
+            *known = meta;
+            return;
+        }
+        if self.metas.len() >= MAX_KEYS {
+            self.metas.clear();
+        }
+        self.metas.insert(key.to_owned(), meta);
+    }
+}
+
+/// The cache of `namespace` in `namespaces`, created empty if there is none (the name is
+/// copied only then).
+fn namespace_cache<'c>(namespaces: &'c mut HashMap<String, NamespaceCache>, namespace: &str) -> &'c mut NamespaceCache {
+    if !namespaces.contains_key(namespace) {
+        namespaces.insert(namespace.to_owned(), NamespaceCache::default());
+    }
+    namespaces.get_mut(namespace).expect("inserted above")
+}
+
 /// The cache of one storage instance.
 #[derive(Default)]
 pub(crate) struct WriteCache {
@@ -89,16 +113,13 @@ impl WriteCache {
         read: bool,
     ) {
         let mut namespaces = self.namespaces.borrow_mut();
-        let cache = namespaces.entry(namespace.to_owned()).or_default();
+        let cache = namespace_cache(&mut namespaces, namespace);
         if read && cache.usage.map(|known| known.version()) != Some(usage.version()) {
             cache.metas.clear();
         }
         cache.usage = Some(usage);
         for (key, meta) in metas {
-            if cache.metas.len() >= MAX_KEYS && !cache.metas.contains_key(key) {
-                cache.metas.clear();
-            }
-            cache.metas.insert(key.to_owned(), meta);
+            cache.set(key, meta);
         }
     }
 
@@ -115,12 +136,7 @@ impl WriteCache {
     /// conflict, since every plan made from the cache is committed on the condition of each
     /// version it relied on.
     pub(crate) fn remember_meta(&self, namespace: &str, key: &str, meta: Known<Meta>) {
-        let mut namespaces = self.namespaces.borrow_mut();
-        let cache = namespaces.entry(namespace.to_owned()).or_default();
-        if cache.metas.len() >= MAX_KEYS && !cache.metas.contains_key(key) {
-            cache.metas.clear();
-        }
-        cache.metas.insert(key.to_owned(), meta);
+        namespace_cache(&mut self.namespaces.borrow_mut(), namespace).set(key, meta);
     }
 
     /// Forgets everything about `namespace` (after a conflict or a change made elsewhere).

@@ -25,8 +25,14 @@ use zero_storage_benches::{guest_wasm, key};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|arg| arg != "--bench").collect();
+    let usage = "usage: profile (host|app|composed) (set|get|exists|delete|list) SIZE [SECONDS]";
+    if args.is_empty() {
+        // `cargo bench` runs every bench target with no arguments: nothing to profile.
+        println!("profile: a loop for profilers, not a benchmark; {usage}");
+        return;
+    }
     let [path, op, size, rest @ ..] = args.as_slice() else {
-        eprintln!("usage: profile (host|app|composed) (set|get|exists|delete|list) SIZE [SECONDS]");
+        eprintln!("{usage}");
         std::process::exit(2);
     };
     let size: u32 = size.parse().expect("SIZE is a number of bytes");

@@ -10,7 +10,6 @@
 //!   exports to another's imports, so a host that keeps them apart must forward).
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -42,18 +41,7 @@ use guest_world::wasi::keyvalue0_2_0_draft::store as guest_store;
 
 /// The floor storage component (`benches/floor`), built for wasm32-wasip2 on first use.
 pub fn floor_wasm() -> Vec<u8> {
-    let target_dir = super::workspace().join("target").join("wasm");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(super::workspace())
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", "bench-floor"])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .expect("run cargo to build the floor component");
-    assert!(status.success(), "building the floor component failed");
-    std::fs::read(target_dir.join("wasm32-wasip2/release/bench_floor.wasm")).expect("read the floor component")
+    super::wasm_package("bench-floor")
 }
 
 /// The data of the store that instantiates the floor component: WASI with nothing granted, and

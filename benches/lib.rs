@@ -114,18 +114,24 @@ fn workspace() -> PathBuf {
 
 /// The benchmark guest component (`benches/guest`), built for wasm32-wasip2 on first use.
 pub fn guest_wasm() -> Vec<u8> {
+    wasm_package("bench-guest")
+}
+
+/// The wasm32-wasip2 component of the workspace package `package`, built (release) on first use.
+pub(crate) fn wasm_package(package: &str) -> Vec<u8> {
     let target_dir = workspace().join("target").join("wasm");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace())
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", "bench-guest"])
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--package", package])
         .arg("--target-dir")
         .arg(&target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
-        .expect("run cargo to build the benchmark guest");
-    assert!(status.success(), "building the benchmark guest failed");
-    std::fs::read(target_dir.join("wasm32-wasip2/release/bench_guest.wasm")).expect("read the benchmark guest")
+        .unwrap_or_else(|e| panic!("run cargo to build {package}: {e}"));
+    assert!(status.success(), "building {package} failed");
+    let file = format!("wasm32-wasip2/release/{}.wasm", package.replace('-', "_"));
+    std::fs::read(target_dir.join(file)).unwrap_or_else(|e| panic!("read {package}'s component: {e}"))
 }
 
 /// The 16-byte key `i` (of 100) used by every peer, as the guest formats it.

@@ -21,6 +21,15 @@ mod write_cache;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 
+/// The component's allocator. Each call allocates its arguments (the canonical ABI lowers every
+/// list and string into a fresh allocation), the backend's answers and the keys it builds, and
+/// frees them on return; with the standard library's dlmalloc that was a quarter of a `set`.
+/// Talc grows the memory only as far as an allocation needs, like dlmalloc, and the instance
+/// is single-threaded, which its cell requires.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

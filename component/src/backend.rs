@@ -43,6 +43,58 @@ pub enum Answer {
     Scanned(Vec<Entry>),
 }
 
+/// Packs a scan's entries into the one buffer the WIT `scanned` answer carries: for each entry,
+/// its key's length (u32, little-endian), the key, its value's length (u32 LE), the value and its
+/// version (u64 LE). One buffer crosses into the component with one allocation, where two lists
+/// per entry would cost two.
+pub fn pack_entries(entries: &[Entry]) -> Vec<u8> {
+    let size = entries.iter().map(|entry| 16 + entry.key.len() + entry.value.len()).sum();
+    let mut packed = Vec::with_capacity(size);
+    for entry in entries {
+        pack_entry(&mut packed, &entry.key, &entry.value, entry.version);
+    }
+    packed
+}
+
+/// Appends one entry to a buffer in [`pack_entries`]' format. A key or value of 4 GiB or more,
+/// which no backend entry can be, panics.
+fn pack_entry(packed: &mut Vec<u8>, key: &[u8], value: &[u8], version: u64) {
+    for part in [key, value] {
+        let len = u32::try_from(part.len()).expect("a backend key or value is shorter than 4 GiB");
+        packed.extend_from_slice(&len.to_le_bytes());
+        packed.extend_from_slice(part);
+    }
+    packed.extend_from_slice(&version.to_le_bytes());
+}
+
+/// The entries of a buffer in [`pack_entries`]' format. A buffer that ends inside an entry is
+/// refused with a message safe to show to applications.
+pub fn unpack_entries(mut packed: &[u8]) -> Result<Vec<Entry>, String> {
+    fn take<'a>(packed: &mut &'a [u8], len: usize) -> Result<&'a [u8], String> {
+        if packed.len() < len {
+            return Err("the backend answered a scan with a truncated entry".into());
+        }
+        let (head, rest) = packed.split_at(len);
+        *packed = rest;
+        Ok(head)
+    }
+    fn take_u32(packed: &mut &[u8]) -> Result<usize, String> {
+        let bytes = take(packed, 4)?;
+        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
+    }
+    let mut entries = Vec::new();
+    while !packed.is_empty() {
+        let key_len = take_u32(&mut packed)?;
+        let key = take(&mut packed, key_len)?.to_vec();
+        let value_len = take_u32(&mut packed)?;
+        let value = take(&mut packed, value_len)?.to_vec();
+        let mut version = [0u8; 8];
+        version.copy_from_slice(take(&mut packed, 8)?);
+        entries.push(Entry { key, value, version: u64::from_le_bytes(version) });
+    }
+    Ok(entries)
+}
+
 /// A condition a commit depends on: the key has this version, or (`None`) is absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
@@ -106,4 +158,44 @@ pub trait Identity {
     fn quota_bytes(&self, namespace: &str) -> u64;
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<Entry> {
+        vec![
+            Entry { key: b"m/a".to_vec(), value: vec![1, 2, 3], version: 7 },
+            Entry { key: b"m/b".to_vec(), value: Vec::new(), version: u64::MAX },
+            Entry { key: Vec::new(), value: vec![0xff; 300], version: 1 },
+        ]
+    }
+
+    #[test]
+    fn packed_entries_round_trip() {
+        let packed = pack_entries(&entries());
+        assert_eq!(packed.len(), 3 * 16 + 3 + 3 + 3 + 300);
+        assert_eq!(unpack_entries(&packed).unwrap(), entries());
+        assert_eq!(unpack_entries(&[]).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_packed_buffer_cut_anywhere_inside_an_entry_is_refused() {
+        let packed = pack_entries(&entries());
+        let boundaries = [0, 16 + 3 + 3, 2 * 16 + 3 + 3 + 3, packed.len()];
+        for cut in 0..packed.len() {
+            let unpacked = unpack_entries(&packed[..cut]);
+            if boundaries.contains(&cut) {
+                assert!(unpacked.is_ok(), "a cut at an entry boundary ({cut}) is a shorter answer");
+            } else {
+                let error = unpacked.expect_err(&format!("a cut at byte {cut} must be refused"));
+                assert!(error.contains("truncated"), "{error}");
+            }
+        }
+        // A length that runs past the end is refused, not read beyond the buffer.
+        let mut lying = pack_entries(&entries()[..1]);
+        lying[0] = 200;
+        assert!(unpack_entries(&lying).is_err());
+    }
 }

@@ -26,7 +26,7 @@ struct HostBackend;
 impl BackendImport for HostBackend {
     fn read(&self, namespace: &str, queries: &[logic::Query]) -> Result<Vec<logic::Answer>, String> {
         let queries: Vec<backend::Query<'_>> = queries.iter().map(convert::query).collect();
-        Ok(backend::read(namespace, &queries)?.into_iter().map(convert::answer).collect())
+        backend::read(namespace, &queries)?.into_iter().map(convert::answer).collect()
     }
 
     fn commit(

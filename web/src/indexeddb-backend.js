@@ -77,7 +77,7 @@ export class IndexedDbBackend {
           const { start, end, limit, keysOnly } = query.val;
           // IndexedDB reads a limit of 0 as "no limit", and refuses an empty range.
           if (limit === 0 || compareBytes(start, end) >= 0) {
-            answers[i] = { tag: 'scanned', val: [] };
+            answers[i] = { tag: 'scanned', val: new Uint8Array(0) };
             return;
           }
           pending += 2;
@@ -87,11 +87,11 @@ export class IndexedDbBackend {
             if (keys && records) {
               answers[i] = {
                 tag: 'scanned',
-                val: keys.map((key, j) => ({
+                val: packEntries(keys.map((key, j) => ({
                   key: new Uint8Array(key[1]),
                   value: keysOnly ? new Uint8Array(0) : records[j].value,
                   version: records[j].version,
-                })),
+                }))),
               };
             }
           };
@@ -200,4 +200,29 @@ export function compareBytes(a, b) {
  */
 function ownBytes(bytes) {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+/**
+ * Packs a scan's entries into the one buffer the WIT `scanned` answer carries: for each entry,
+ * its key's length (u32, little-endian), the key, its value's length (u32 LE), the value and its
+ * version (u64 LE).
+ *
+ * @param {Array<{ key: Uint8Array, value: Uint8Array, version: bigint }>} entries
+ * @returns {Uint8Array}
+ */
+export function packEntries(entries) {
+  const size = entries.reduce((sum, { key, value }) => sum + 16 + key.length + value.length, 0);
+  const packed = new Uint8Array(size);
+  const view = new DataView(packed.buffer);
+  let at = 0;
+  for (const { key, value, version } of entries) {
+    for (const part of [key, value]) {
+      view.setUint32(at, part.length, true);
+      packed.set(part, at + 4);
+      at += 4 + part.length;
+    }
+    view.setBigUint64(at, BigInt(version), true);
+    at += 8;
+  }
+  return packed;
 }

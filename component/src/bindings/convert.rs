@@ -18,19 +18,16 @@ pub(super) fn query(query: &logic::Query) -> backend::Query<'_> {
     }
 }
 
-fn entry(entry: backend::Entry) -> logic::Entry {
-    logic::Entry { key: entry.key, value: entry.value, version: entry.version }
-}
-
-pub(super) fn answer(answer: backend::Answer) -> logic::Answer {
-    match answer {
+/// The logic's answer; fails if a scan's packed entries are malformed.
+pub(super) fn answer(answer: backend::Answer) -> Result<logic::Answer, String> {
+    Ok(match answer {
         backend::Answer::Got(found) => logic::Answer::Got(found.map(|found| logic::Entry {
             key: Vec::new(),
             value: found.value,
             version: found.version,
         })),
-        backend::Answer::Scanned(entries) => logic::Answer::Scanned(entries.into_iter().map(entry).collect()),
-    }
+        backend::Answer::Scanned(packed) => logic::Answer::Scanned(logic::unpack_entries(&packed)?),
+    })
 }
 
 pub(super) fn condition(condition: &logic::Condition) -> backend::Condition<'_> {

@@ -30,12 +30,6 @@ impl From<backend::Query> for contract::Query {
     }
 }
 
-impl From<contract::Entry> for backend::Entry {
-    fn from(entry: contract::Entry) -> Self {
-        backend::Entry { key: entry.key, value: entry.value, version: entry.version }
-    }
-}
-
 impl From<contract::Answer> for backend::Answer {
     fn from(answer: contract::Answer) -> Self {
         match answer {
@@ -43,9 +37,7 @@ impl From<contract::Answer> for backend::Answer {
             contract::Answer::Got(found) => {
                 backend::Answer::Got(found.map(|entry| backend::Found { value: entry.value, version: entry.version }))
             }
-            contract::Answer::Scanned(entries) => {
-                backend::Answer::Scanned(entries.into_iter().map(Into::into).collect())
-            }
+            contract::Answer::Scanned(entries) => backend::Answer::Scanned(contract::pack_entries(&entries)),
         }
     }
 }

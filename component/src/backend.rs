@@ -128,6 +128,14 @@ pub enum CommitResult {
 pub trait BackendImport {
     /// Answers `queries` in `namespace` from one consistent snapshot.
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String>;
+    /// The entry under `key`, as a `read` of one [`Query::Get`] answers it (its `key` may be
+    /// empty). Backends with a cheaper single-key read override this.
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Entry>, String> {
+        match self.read(namespace, &[Query::Get(key.to_vec())])?.pop() {
+            Some(Answer::Got(found)) => Ok(found),
+            _ => Err("the backend answered a get with something else".into()),
+        }
+    }
     /// Applies `mutations` atomically if every condition holds.
     fn commit(
         &self,

@@ -29,6 +29,10 @@ impl BackendImport for HostBackend {
         backend::read(namespace, &queries)?.into_iter().map(convert::answer).collect()
     }
 
+    fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<logic::Entry>, String> {
+        Ok(backend::get(namespace, key)?.map(convert::found))
+    }
+
     fn commit(
         &self,
         namespace: &str,

@@ -94,8 +94,7 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
         check_key(key)?;
         let now = || self.engine.identity().now_ms();
         if let Some((meta, version)) = self.engine.cached_meta(ns, key) {
-            let mut answers = self.engine.read(ns, vec![Query::Get(layout::data_key(key.as_bytes()))])?;
-            if let Some(data) = take_got(&mut answers, 0)?
+            if let Some(data) = self.engine.get(ns, &layout::data_key(key.as_bytes()))?
                 && data.version == version
             {
                 return if meta.is_expired_lazy(now) { Err(Error::NotFound) } else { Ok(data.value) };
@@ -121,8 +120,7 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
     /// Whether a live entry exists under `key`.
     pub fn exists(&self, ns: &OpenNamespace, key: &str) -> Result<bool> {
         check_key(key)?;
-        let mut answers = self.engine.read(ns, vec![Query::Get(layout::meta_key(key.as_bytes()))])?;
-        match take_got(&mut answers, 0)? {
+        match self.engine.get(ns, &layout::meta_key(key.as_bytes()))? {
             Some(meta) => Ok(!Meta::decode(&meta.value)?.is_expired_lazy(|| self.engine.identity().now_ms())),
             None => Ok(false),
         }

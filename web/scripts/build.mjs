@@ -85,7 +85,7 @@ function transpile() {
   const wit = join(workspace, 'wit');
   const pkg = witPackage(join(wit, 'world.wit'));
   const iface = (name) => `${pkg.name}/${name}@${pkg.version}`;
-  const asyncImports = [`${iface('backend')}#read`, `${iface('backend')}#commit`];
+  const asyncImports = [`${iface('backend')}#read`, `${iface('backend')}#get`, `${iface('backend')}#commit`];
   const asyncExports = [
     ...witFunctions(join(wit, 'store.wit')).map((f) => `${iface('store')}#${f}`),
     ...witFunctions(join(wit, 'admin.wit')).map((f) => `${iface('admin')}#${f}`),

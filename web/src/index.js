@@ -2,8 +2,8 @@
 // transpiled by jco, over an IndexedDB backend.
 //
 // A call such as `store.set('k', 'v')` goes: this module → the component's `store.set` export
-// (wrapped in `WebAssembly.promising`) → the storage logic in wasm → the `backend.read` and
-// `backend.commit` imports (wrapped in `WebAssembly.Suspending`): the wasm stack is suspended
+// (wrapped in `WebAssembly.promising`) → the storage logic in wasm → the `backend.read`, `get` and
+// `commit` imports (wrapped in `WebAssembly.Suspending`): the wasm stack is suspended
 // while IndexedDB works, and resumed with the answer.
 //
 // One component instance cannot be re-entered while one of its calls is suspended, so each
@@ -93,6 +93,7 @@ export async function open(app, options = {}) {
     'wasi:random/insecure-seed': random.insecureSeed,
     'zero:storage/backend': {
       read: (namespace, queries) => backend.read(namespace, queries),
+      get: (namespace, key) => backend.get(namespace, key),
       commit: (namespace, conditions, mutations) => backend.commit(namespace, conditions, mutations),
     },
     'zero:storage/identity': identity,

@@ -107,6 +107,23 @@ export class IndexedDbBackend {
   }
 
   /**
+   * The entry under `key` in `namespace`, or undefined (`backend.get`).
+   *
+   * @param {string} namespace
+   * @param {Uint8Array} key
+   * @returns {Promise<{ tag: 'ok', val: { value: Uint8Array, version: bigint } | undefined } | { tag: 'err', val: string }>}
+   */
+  get(namespace, key) {
+    return this.#transact([ENTRIES], 'readonly', (tx, done) => {
+      const request = tx.objectStore(ENTRIES).get([namespace, key]);
+      request.onsuccess = () => {
+        const record = request.result;
+        done(record && { value: record.value, version: record.version });
+      };
+    });
+  }
+
+  /**
    * Applies `mutations` in `namespace` if every condition holds, atomically (`backend.commit`).
    *
    * @param {string} namespace

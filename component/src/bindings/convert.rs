@@ -18,14 +18,15 @@ pub(super) fn query(query: &logic::Query) -> backend::Query<'_> {
     }
 }
 
+/// A found entry as the logic's entry, with an empty key: the query named it.
+pub(super) fn found(found: backend::Found) -> logic::Entry {
+    logic::Entry { key: Vec::new(), value: found.value, version: found.version }
+}
+
 /// The logic's answer; fails if a scan's packed entries are malformed.
 pub(super) fn answer(answer: backend::Answer) -> Result<logic::Answer, String> {
     Ok(match answer {
-        backend::Answer::Got(found) => logic::Answer::Got(found.map(|found| logic::Entry {
-            key: Vec::new(),
-            value: found.value,
-            version: found.version,
-        })),
+        backend::Answer::Got(found) => logic::Answer::Got(found.map(self::found)),
         backend::Answer::Scanned(packed) => logic::Answer::Scanned(logic::unpack_entries(&packed)?),
     })
 }

@@ -197,6 +197,15 @@ impl backend::Host for ZeroStorageView<'_> {
         Ok(answers.into_iter().map(Into::into).collect())
     }
 
+    fn get(&mut self, namespace: String, key: Vec<u8>) -> Result<Option<backend::Found>, String> {
+        self.check_namespace(&namespace, Use::Read)?;
+        let mut answers = self.ctx.inner.backend.read(&namespace, &[contract::Query::Get(key)]).map_err(|e| e.0)?;
+        match answers.pop().map(Into::into) {
+            Some(backend::Answer::Got(found)) if answers.is_empty() => Ok(found),
+            _ => Err("internal: the backend answered one get with something else".into()),
+        }
+    }
+
     fn commit(
         &mut self,
         namespace: String,
@@ -291,6 +300,9 @@ mod tests {
                 let error = refused.expect_err(&format!("read {query:?} of {namespace} must be refused"));
                 assert!(error.contains("permission denied by the host"), "{error}");
             }
+            let refused = backend::Host::get(&mut state, namespace.into(), b"k".to_vec());
+            let error = refused.expect_err(&format!("a get in {namespace} must be refused"));
+            assert!(error.contains("permission denied by the host"), "{error}");
             for mutations in every_mutation() {
                 let refused = backend::Host::commit(&mut state, namespace.into(), vec![], mutations.clone());
                 let error = refused.expect_err(&format!("commit {mutations:?} to {namespace} must be refused"));
@@ -311,6 +323,9 @@ mod tests {
             let committed = backend::Host::commit(&mut state, namespace.into(), vec![], put).unwrap();
             assert!(matches!(committed, backend::CommitResult::Committed(_)), "{namespace}");
             assert_eq!(backend::Host::read(&mut state, namespace.into(), every_query()).unwrap().len(), 3);
+            let got = backend::Host::get(&mut state, namespace.into(), b"k".to_vec()).unwrap();
+            assert_eq!(got.map(|found| found.value).as_deref(), Some(&b"mine"[..]), "{namespace}");
+            assert!(backend::Host::get(&mut state, namespace.into(), b"absent".to_vec()).unwrap().is_none());
             assert_eq!(stored(&backend, namespace).as_deref(), Some(&b"mine"[..]));
         }
     }

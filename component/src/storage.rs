@@ -93,12 +93,11 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
     pub fn get(&self, ns: &OpenNamespace, key: &str) -> Result<Vec<u8>> {
         check_key(key)?;
         let now = || self.engine.identity().now_ms();
-        if let Some((meta, version)) = self.engine.cached_meta(ns, key) {
-            if let Some(data) = self.engine.get(ns, &layout::data_key(key.as_bytes()))?
-                && data.version == version
-            {
-                return if meta.is_expired_lazy(now) { Err(Error::NotFound) } else { Ok(data.value) };
-            }
+        if let Some((meta, version)) = self.engine.cached_meta(ns, key)
+            && let Some(data) = self.engine.get(ns, &layout::data_key(key.as_bytes()))?
+            && data.version == version
+        {
+            return if meta.is_expired_lazy(now) { Err(Error::NotFound) } else { Ok(data.value) };
         }
         let mut answers = self.engine.read(
             ns,

@@ -43,6 +43,9 @@ pub enum Answer {
     Scanned(Vec<Entry>),
 }
 
+/// What a scan calls with each entry's key, value and version, borrowed from the answer.
+pub type Visit<'a> = dyn FnMut(&[u8], &[u8], u64) + 'a;
+
 /// Packs a scan's entries into the one buffer the WIT `scanned` answer carries: for each entry,
 /// its key's length (u32, little-endian), the key, its value's length (u32 LE), the value and its
 /// version (u64 LE). One buffer crosses into the component with one allocation, where two lists
@@ -69,7 +72,18 @@ fn pack_entry(packed: &mut Vec<u8>, key: &[u8], value: &[u8], version: u64) {
 
 /// The entries of a buffer in [`pack_entries`]' format. A buffer that ends inside an entry is
 /// refused with a message safe to show to applications.
-pub fn unpack_entries(mut packed: &[u8]) -> Result<Vec<Entry>, String> {
+pub fn unpack_entries(packed: &[u8]) -> Result<Vec<Entry>, String> {
+    let mut entries = Vec::new();
+    visit_packed(packed, &mut |key, value, version| {
+        entries.push(Entry { key: key.to_vec(), value: value.to_vec(), version });
+    })?;
+    Ok(entries)
+}
+
+/// Calls `visit` with the key, value and version of each entry of a buffer in
+/// [`pack_entries`]' format, in order, borrowing them from the buffer; returns how many there
+/// were. A buffer that ends inside an entry is refused (after visiting the entries before it).
+pub fn visit_packed(mut packed: &[u8], visit: &mut Visit<'_>) -> Result<usize, String> {
     fn take<'a>(packed: &mut &'a [u8], len: usize) -> Result<&'a [u8], String> {
         if packed.len() < len {
             return Err("the backend answered a scan with a truncated entry".into());
@@ -82,17 +96,18 @@ pub fn unpack_entries(mut packed: &[u8]) -> Result<Vec<Entry>, String> {
         let bytes = take(packed, 4)?;
         Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
     }
-    let mut entries = Vec::new();
+    let mut count = 0;
     while !packed.is_empty() {
         let key_len = take_u32(&mut packed)?;
-        let key = take(&mut packed, key_len)?.to_vec();
+        let key = take(&mut packed, key_len)?;
         let value_len = take_u32(&mut packed)?;
-        let value = take(&mut packed, value_len)?.to_vec();
+        let value = take(&mut packed, value_len)?;
         let mut version = [0u8; 8];
         version.copy_from_slice(take(&mut packed, 8)?);
-        entries.push(Entry { key, value, version: u64::from_le_bytes(version) });
+        visit(key, value, u64::from_le_bytes(version));
+        count += 1;
     }
-    Ok(entries)
+    Ok(count)
 }
 
 /// A condition a commit depends on: the key has this version, or (`None`) is absent.
@@ -128,6 +143,18 @@ pub enum CommitResult {
 pub trait BackendImport {
     /// Answers `queries` in `namespace` from one consistent snapshot.
     fn read(&self, namespace: &str, queries: &[Query]) -> Result<Vec<Answer>, String>;
+    /// Calls `visit` with the key, value and version of each entry a `read` of `scan` (a
+    /// [`Query::Scan`]) answers, in order; returns how many there were. Backends that can lend
+    /// the entries without copying each override this.
+    fn scan(&self, namespace: &str, scan: &Query, visit: &mut Visit<'_>) -> Result<usize, String> {
+        match self.read(namespace, std::slice::from_ref(scan))?.pop() {
+            Some(Answer::Scanned(entries)) => {
+                entries.iter().for_each(|entry| visit(&entry.key, &entry.value, entry.version));
+                Ok(entries.len())
+            }
+            _ => Err("the backend answered a scan with something else".into()),
+        }
+    }
     /// The entry under `key`, as a `read` of one [`Query::Get`] answers it (its `key` may be
     /// empty). Backends with a cheaper single-key read override this.
     fn get(&self, namespace: &str, key: &[u8]) -> Result<Option<Entry>, String> {

@@ -15,7 +15,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 
-use crate::backend::{Answer, BackendImport, CommitResult, Condition, Entry, Identity, Mutation, Query};
+use crate::backend::{Answer, BackendImport, CommitResult, Condition, Entry, Identity, Mutation, Query, Visit};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
 use crate::limits::{MAX_READ_VALUE_BYTES, MAX_VALUE_BYTES, ReadBudget, expiry_ms};
@@ -452,6 +452,17 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
             return Err(Error::Backend("the backend answered a different number of queries than asked".into()));
         }
         Ok(answers)
+    }
+
+    /// Visits the entries one [`Query::Scan`] answers, in order, without copying them; returns
+    /// how many there were.
+    pub(crate) fn scan(
+        &self,
+        ns: &OpenNamespace,
+        scan: &Query,
+        visit: &mut Visit<'_>,
+    ) -> Result<usize> {
+        self.backend.scan(&ns.name, scan, visit).map_err(Error::Backend)
     }
 
     /// The entry under one backend `key`: [`Engine::read`] of one get, more cheaply.

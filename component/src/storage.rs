@@ -11,7 +11,7 @@ use std::cell::OnceCell;
 
 use crate::backend::{Access, BackendImport, Identity, Query};
 pub use crate::engine::OpenNamespace;
-use crate::engine::{Engine, Planned, take_got, take_scanned};
+use crate::engine::{Engine, Planned, take_got};
 use crate::error::{Error, Result};
 use crate::layout::{self, Meta, USAGE_KEY, Usage};
 use crate::limits::{check_key, check_prefix, check_value, page_size};
@@ -148,6 +148,7 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
     pub fn list(&self, ns: &OpenNamespace, prefix: &str, limit: u32, cursor: Option<&str>) -> Result<ListPage> {
         check_prefix(prefix)?;
         let page = page_size(limit);
+        // The last key examined (live or not), reused across scans: listing resumes after it.
         let mut after = cursor.map(crate::cursor::decode).transpose()?.map(String::into_bytes);
         let mut keys = Vec::with_capacity(page);
         let mut now = None;
@@ -156,19 +157,33 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
             let want = page + 1 - keys.len();
             let (start, end) = layout::meta_range(prefix.as_bytes(), after.as_deref());
             let query = Query::Scan { start, end, limit: want as u32, keys_only: false };
-            let entries = take_scanned(&mut self.engine.read(ns, vec![query])?, 0)?;
-            let exhausted = entries.len() < want;
-            for entry in entries {
-                let key = layout::key_of_meta(&entry.key)?.to_vec();
-                let meta = Meta::decode(&entry.value)?;
-                if !meta.is_expired_lazy(|| *now.get_or_insert_with(|| self.engine.identity().now_ms())) {
-                    keys.push(
-                        String::from_utf8(key.clone())
-                            .map_err(|_| Error::Backend("a stored key is not UTF-8".into()))?,
-                    );
+            // The entries are visited in place; the first bad one stops the page.
+            let mut failed = None;
+            let scanned = self.engine.scan(ns, &query, &mut |raw_key, raw_meta, _version| {
+                if failed.is_some() {
+                    return;
                 }
-                after = Some(key);
+                let examined = (|| -> Result<()> {
+                    let key = layout::key_of_meta(raw_key)?;
+                    let meta = Meta::decode(raw_meta)?;
+                    if !meta.is_expired_lazy(|| *now.get_or_insert_with(|| self.engine.identity().now_ms())) {
+                        let key = std::str::from_utf8(key)
+                            .map_err(|_| Error::Backend("a stored key is not UTF-8".into()))?;
+                        keys.push(key.to_owned());
+                    }
+                    let last = after.get_or_insert_with(Vec::new);
+                    last.clear();
+                    last.extend_from_slice(key);
+                    Ok(())
+                })();
+                if let Err(error) = examined {
+                    failed = Some(error);
+                }
+            })?;
+            if let Some(error) = failed {
+                return Err(error);
             }
+            let exhausted = scanned < want;
             if keys.len() > page {
                 keys.truncate(page);
                 let next_cursor = keys.last().map(|last| crate::cursor::encode(last));

@@ -29,12 +29,7 @@ impl BackendImport for HostBackend {
         backend::read(namespace, &queries)?.into_iter().map(convert::answer).collect()
     }
 
-    fn scan(
-        &self,
-        namespace: &str,
-        scan: &logic::Query,
-        visit: &mut logic::Visit<'_>,
-    ) -> Result<usize, String> {
+    fn scan(&self, namespace: &str, scan: &logic::Query, visit: &mut logic::Visit<'_>) -> Result<usize, String> {
         match backend::read(namespace, &[convert::query(scan)])?.pop() {
             Some(backend::Answer::Scanned(packed)) => logic::visit_packed(&packed, visit),
             _ => Err("the backend answered a scan with something else".into()),

@@ -456,12 +456,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
 
     /// Visits the entries one [`Query::Scan`] answers, in order, without copying them; returns
     /// how many there were.
-    pub(crate) fn scan(
-        &self,
-        ns: &OpenNamespace,
-        scan: &Query,
-        visit: &mut Visit<'_>,
-    ) -> Result<usize> {
+    pub(crate) fn scan(&self, ns: &OpenNamespace, scan: &Query, visit: &mut Visit<'_>) -> Result<usize> {
         self.backend.scan(&ns.name, scan, visit).map_err(Error::Backend)
     }
 

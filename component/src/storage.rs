@@ -167,8 +167,8 @@ impl<B: BackendImport, I: Identity> Storage<B, I> {
                     let key = layout::key_of_meta(raw_key)?;
                     let meta = Meta::decode(raw_meta)?;
                     if !meta.is_expired_lazy(|| *now.get_or_insert_with(|| self.engine.identity().now_ms())) {
-                        let key = std::str::from_utf8(key)
-                            .map_err(|_| Error::Backend("a stored key is not UTF-8".into()))?;
+                        let key =
+                            std::str::from_utf8(key).map_err(|_| Error::Backend("a stored key is not UTF-8".into()))?;
                         keys.push(key.to_owned());
                     }
                     let last = after.get_or_insert_with(Vec::new);

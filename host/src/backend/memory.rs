@@ -99,9 +99,16 @@ impl Backend for MemoryBackend {
         let space = Arc::make_mut(&mut *guard);
         for mutation in mutations {
             match mutation {
-                Mutation::Put(key, value) => space.insert(key.into(), (Arc::new(value.into_owned()), version)),
-                Mutation::Delete(key) => space.remove(key.as_slice()),
-            };
+                Mutation::Put(key, value) => {
+                    let stored = (Arc::new(value.into_owned()), version);
+                    // A key already present keeps its `Arc`: only new keys are allocated.
+                    match space.get_mut(key.as_slice()) {
+                        Some(slot) => *slot = stored,
+                        None => drop(space.insert(key.into(), stored)),
+                    }
+                }
+                Mutation::Delete(key) => drop(space.remove(key.as_slice())),
+            }
         }
         Ok(CommitResult::Committed(version))
     }

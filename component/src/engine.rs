@@ -52,19 +52,58 @@ pub(crate) struct Current {
     pub(crate) value: Option<Vec<u8>>,
 }
 
-/// What an update's plan sees: the live entries of the keys it read.
+/// What an update's plan sees: the keys it read, each with its stored directory record and,
+/// if it is live, its current entry. The slots are in the order of the update's keys, which are
+/// sorted and distinct, so a key is found by binary search: an update usually reads one key, and
+/// a sorted `Vec` costs it one allocation and no hashing.
 pub(crate) struct View<'k> {
-    live: HashMap<&'k str, Current>,
+    slots: Vec<Slot<'k>>,
 }
 
-impl View<'_> {
+/// One key an update read.
+struct Slot<'k> {
+    key: &'k str,
+    /// Its directory record as stored, expired or not (none: absent).
+    stored: Option<Stored>,
+    /// Its entry, if live.
+    current: Option<Current>,
+}
+
+impl<'k> View<'k> {
+    fn with_capacity(keys: usize) -> Self {
+        View { slots: Vec::with_capacity(keys) }
+    }
+
+    /// Adds the next key (in sorted order) with its stored record, live unless it has expired.
+    fn push(&mut self, key: &'k str, stored: Option<Stored>, mut now_ms: impl FnMut() -> u64) {
+        let current = stored.filter(|s| !(s.meta.expires_at_ms.is_some() && s.meta.is_expired(now_ms())));
+        let current = current.map(|s| Current { meta: s.meta, version: s.version, value: None });
+        self.slots.push(Slot { key, stored, current });
+    }
+
+    fn slot(&self, key: &str) -> Option<&Slot<'k>> {
+        self.slots.binary_search_by(|slot| slot.key.cmp(key)).ok().map(|index| &self.slots[index])
+    }
+
     /// The live entry under `key`, if any (expired entries are absent).
     pub(crate) fn get(&self, key: &str) -> Option<&Current> {
-        self.live.get(key)
+        self.slot(key)?.current.as_ref()
+    }
+
+    /// The live entry under `key`, to fill in its value.
+    fn current_mut(&mut self, key: &str) -> Option<&mut Current> {
+        let index = self.slots.binary_search_by(|slot| slot.key.cmp(key)).ok()?;
+        self.slots[index].current.as_mut()
+    }
+
+    /// The directory record stored under `key`, expired or not.
+    fn stored(&self, key: &str) -> Option<&Stored> {
+        self.slot(key)?.stored.as_ref()
     }
 }
 
 /// An entry as stored, expired or not: what usage accounting counts.
+#[derive(Clone, Copy)]
 struct Stored {
     meta: Meta,
     version: u64,
@@ -99,9 +138,8 @@ impl OpenNamespace {
     }
 }
 
-/// What an update read: the usage record and its version, the stored directory records of its
-/// keys, and the live entries among them.
-type Snapshot<'k> = (Usage, Option<u64>, HashMap<&'k str, Stored>, View<'k>);
+/// What an update read: the usage record and its version, and its keys' records.
+type Snapshot<'k> = (Usage, Option<u64>, View<'k>);
 
 /// How one attempt of an update ended, short of a backend failure.
 enum Step<T> {
@@ -212,7 +250,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         &self,
         ns: &OpenNamespace,
         keys: &[&'a str],
-        (usage, usage_version, stored, view): Snapshot<'a>,
+        (usage, usage_version, view): Snapshot<'a>,
         plan: &mut impl FnMut(&View<'a>) -> Result<(Vec<Planned<'a>>, T)>,
     ) -> Result<Step<T>> {
         let (planned, result) = match plan(&view) {
@@ -239,7 +277,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
                 continue;
             }
             let key = write.key().as_bytes();
-            let old = stored.get(write.key());
+            let old = view.stored(write.key());
             if let Some(old) = old {
                 let old_size = key.len() as u64 + u64::from(old.meta.value_len);
                 let (Some(bytes), Some(keys)) = (new_usage.bytes.checked_sub(old_size), new_usage.keys.checked_sub(1))
@@ -285,7 +323,7 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         let mut conditions = Vec::with_capacity(keys.len() + 1);
         conditions.push(Condition { key: USAGE_KEY.to_vec(), version: usage_version });
         for key in keys {
-            let version = stored.get(*key).map(|old| old.version);
+            let version = view.stored(key).map(|old| old.version);
             conditions.push(Condition { key: layout::meta_key(key.as_bytes()), version });
         }
         match self.commit(ns, &conditions, &mutations) {
@@ -313,24 +351,23 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
 
     /// The snapshot the write cache holds for `keys`, if it knows all of them.
     fn cached_snapshot<'k>(&self, ns: &OpenNamespace, keys: &[&'k str]) -> Option<Snapshot<'k>> {
-        let (usage, metas) = self.cache.lookup(ns.name(), keys)?;
-        let mut stored = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
-        let mut live = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        // Allocated only once the first key is known: a miss on it costs nothing.
+        let mut view = View::with_capacity(0);
         let mut now = None;
-        for (key, known) in keys.iter().zip(metas) {
-            let Known::Present(meta, version) = known else { continue };
-            stored.insert(*key, Stored { meta, version });
-            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity.now_ms())) {
-                continue;
-            }
-            live.insert(*key, Current { meta, version, value: None });
-        }
+        let usage = self.cache.lookup(ns.name(), keys, |key, known| {
+            view.slots.reserve_exact(keys.len() - view.slots.len());
+            let stored = match known {
+                Known::Present(meta, version) => Some(Stored { meta, version }),
+                Known::Absent => None,
+            };
+            view.push(key, stored, || *now.get_or_insert_with(|| self.identity.now_ms()));
+        })?;
         let usage_version = usage.version();
         let usage = match usage {
             Known::Present(usage, _) => usage,
             Known::Absent => Usage::default(),
         };
-        Some((usage, usage_version, stored, View { live }))
+        Some((usage, usage_version, view))
     }
 
     /// Reads the usage record, `keys`, and the values of `values_of`, from one snapshot.
@@ -342,34 +379,31 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         let mut answers = self.read(ns, queries)?;
         let usage_entry = take_got(&mut answers, 0)?;
         let usage = usage_entry.as_ref().map(|entry| Usage::decode(&entry.value)).transpose()?.unwrap_or_default();
-        let mut stored = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
-        let mut live = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let mut view = View::with_capacity(keys.len());
         let mut now = None;
         for (index, key) in keys.iter().enumerate() {
-            let Some(entry) = take_got(&mut answers, 1 + index)? else { continue };
-            let meta = Meta::decode(&entry.value)?;
-            stored.insert(*key, Stored { meta, version: entry.version });
-            if meta.expires_at_ms.is_some() && meta.is_expired(*now.get_or_insert_with(|| self.identity.now_ms())) {
-                continue;
-            }
-            live.insert(*key, Current { meta, version: entry.version, value: None });
+            let stored = match take_got(&mut answers, 1 + index)? {
+                Some(entry) => Some(Stored { meta: Meta::decode(&entry.value)?, version: entry.version }),
+                None => None,
+            };
+            view.push(key, stored, || *now.get_or_insert_with(|| self.identity.now_ms()));
         }
         // Values that grew since `check_read_size` looked are caught here.
         let mut budget = ReadBudget::default();
         for (index, key) in values_of.iter().enumerate() {
             let data = take_got(&mut answers, 1 + keys.len() + index)?;
-            let Some(current) = live.get_mut(key) else { continue };
+            let Some(current) = view.current_mut(key) else { continue };
             let data = data.ok_or_else(|| Error::Backend("an entry's value is missing from the backend".into()))?;
             budget.take(data.value.len())?;
             current.value = Some(data.value);
         }
         let usage_version = usage_entry.map(|entry| entry.version);
         let known_usage = usage_version.map_or(Known::Absent, |version| Known::Present(usage, version));
-        let known_metas = keys
-            .iter()
-            .map(|key| (*key, stored.get(key).map_or(Known::Absent, |s: &Stored| Known::Present(s.meta, s.version))));
+        let known_metas = view.slots.iter().map(|slot| {
+            (slot.key, slot.stored.map_or(Known::Absent, |stored| Known::Present(stored.meta, stored.version)))
+        });
         self.cache.remember_read(ns.name(), known_usage, known_metas);
-        Ok((usage, usage_version, stored, View { live }))
+        Ok((usage, usage_version, view))
     }
 
     /// Removes entries that expired at or before `now_ms`, in bounded batches; returns how many.

@@ -73,13 +73,22 @@ pub(crate) struct WriteCache {
 }
 
 impl WriteCache {
-    /// The usage record and the directory records of `keys`, if all are known.
-    pub(crate) fn lookup(&self, namespace: &str, keys: &[&str]) -> Option<(Known<Usage>, Vec<Known<Meta>>)> {
+    /// The usage record, if it and the directory records of all `keys` are known; `each` is
+    /// given each key's record in order, until one is unknown (then the answer is none, and
+    /// whatever `each` built from the earlier keys must be dropped).
+    pub(crate) fn lookup<'k>(
+        &self,
+        namespace: &str,
+        keys: &[&'k str],
+        mut each: impl FnMut(&'k str, Known<Meta>),
+    ) -> Option<Known<Usage>> {
         let namespaces = self.namespaces.borrow();
         let cache = namespaces.get(namespace)?;
         let usage = cache.usage?;
-        let metas = keys.iter().map(|key| cache.metas.get(*key).copied()).collect::<Option<Vec<_>>>()?;
-        Some((usage, metas))
+        for key in keys {
+            each(key, *cache.metas.get(*key)?);
+        }
+        Some(usage)
     }
 
     /// Remembers records read from one snapshot. Every write to a namespace rewrites its usage

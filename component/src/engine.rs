@@ -42,7 +42,8 @@ impl Planned<'_> {
     }
 }
 
-/// A live entry as an update's plan sees it.
+/// An entry an update read: its directory record and version, and its value if the update
+/// asked for it. The plan sees it only while it is live.
 pub(crate) struct Current {
     /// Its directory record.
     pub(crate) meta: Meta,
@@ -52,10 +53,10 @@ pub(crate) struct Current {
     pub(crate) value: Option<Vec<u8>>,
 }
 
-/// What an update's plan sees: the keys it read, each with its stored directory record and,
-/// if it is live, its current entry. The slots are in the order of the update's keys, which are
-/// sorted and distinct, so a key is found by binary search: an update usually reads one key, and
-/// a sorted `Vec` costs it one allocation and no hashing.
+/// What an update's plan sees: the keys it read, each with its directory record as stored. The
+/// slots are in the order of the update's keys, which are sorted and distinct, so a key is found
+/// by binary search: an update usually reads one key, and a sorted `Vec` costs it one allocation
+/// and no hashing.
 pub(crate) struct View<'k> {
     slots: Vec<Slot<'k>>,
 }
@@ -63,10 +64,10 @@ pub(crate) struct View<'k> {
 /// One key an update read.
 struct Slot<'k> {
     key: &'k str,
-    /// Its directory record as stored, expired or not (none: absent).
-    stored: Option<Stored>,
-    /// Its entry, if live.
-    current: Option<Current>,
+    /// Its entry as stored, expired or not (none: absent): what usage accounting counts.
+    entry: Option<Current>,
+    /// Whether that entry is live (present and not expired): what the plan sees.
+    live: bool,
 }
 
 impl<'k> View<'k> {
@@ -74,39 +75,44 @@ impl<'k> View<'k> {
         View { slots: Vec::with_capacity(keys) }
     }
 
-    /// Adds the next key (in sorted order) with its stored record, live unless it has expired.
-    fn push(&mut self, key: &'k str, stored: Option<Stored>, mut now_ms: impl FnMut() -> u64) {
-        let current = stored.filter(|s| !(s.meta.expires_at_ms.is_some() && s.meta.is_expired(now_ms())));
-        let current = current.map(|s| Current { meta: s.meta, version: s.version, value: None });
-        self.slots.push(Slot { key, stored, current });
+    /// Adds the next key (in sorted order) with its stored directory record.
+    fn push(&mut self, key: &'k str, record: Known<Meta>, now_ms: impl FnOnce() -> u64) {
+        let entry = match record {
+            Known::Present(meta, version) => Some(Current { meta, version, value: None }),
+            Known::Absent => None,
+        };
+        let live = entry.as_ref().is_some_and(|entry| !entry.meta.is_expired_lazy(now_ms));
+        self.slots.push(Slot { key, entry, live });
     }
 
-    fn slot(&self, key: &str) -> Option<&Slot<'k>> {
-        self.slots.binary_search_by(|slot| slot.key.cmp(key)).ok().map(|index| &self.slots[index])
+    fn index(&self, key: &str) -> Option<usize> {
+        self.slots.binary_search_by(|slot| slot.key.cmp(key)).ok()
     }
 
     /// The live entry under `key`, if any (expired entries are absent).
     pub(crate) fn get(&self, key: &str) -> Option<&Current> {
-        self.slot(key)?.current.as_ref()
+        let slot = &self.slots[self.index(key)?];
+        if slot.live { slot.entry.as_ref() } else { None }
     }
 
     /// The live entry under `key`, to fill in its value.
-    fn current_mut(&mut self, key: &str) -> Option<&mut Current> {
-        let index = self.slots.binary_search_by(|slot| slot.key.cmp(key)).ok()?;
-        self.slots[index].current.as_mut()
+    fn get_mut(&mut self, key: &str) -> Option<&mut Current> {
+        let index = self.index(key)?;
+        let slot = &mut self.slots[index];
+        if slot.live { slot.entry.as_mut() } else { None }
     }
 
-    /// The directory record stored under `key`, expired or not.
-    fn stored(&self, key: &str) -> Option<&Stored> {
-        self.slot(key)?.stored.as_ref()
+    /// The entry stored under `key`, expired or not.
+    fn stored(&self, key: &str) -> Option<&Current> {
+        self.slots[self.index(key)?].entry.as_ref()
     }
-}
 
-/// An entry as stored, expired or not: what usage accounting counts.
-#[derive(Clone, Copy)]
-struct Stored {
-    meta: Meta,
-    version: u64,
+    /// What the write cache should remember of each key.
+    fn records(&self) -> impl Iterator<Item = (&'k str, Known<Meta>)> + '_ {
+        self.slots.iter().map(|slot| {
+            (slot.key, slot.entry.as_ref().map_or(Known::Absent, |entry| Known::Present(entry.meta, entry.version)))
+        })
+    }
 }
 
 /// A namespace the caller has opened, with its rights and quota resolved once.
@@ -351,16 +357,12 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
 
     /// The snapshot the write cache holds for `keys`, if it knows all of them.
     fn cached_snapshot<'k>(&self, ns: &OpenNamespace, keys: &[&'k str]) -> Option<Snapshot<'k>> {
-        // Allocated only once the first key is known: a miss on it costs nothing.
+        // Allocated only once the first key is known (`push` reserves): a miss on it costs nothing.
         let mut view = View::with_capacity(0);
         let mut now = None;
         let usage = self.cache.lookup(ns.name(), keys, |key, known| {
             view.slots.reserve_exact(keys.len() - view.slots.len());
-            let stored = match known {
-                Known::Present(meta, version) => Some(Stored { meta, version }),
-                Known::Absent => None,
-            };
-            view.push(key, stored, || *now.get_or_insert_with(|| self.identity.now_ms()));
+            view.push(key, known, || *now.get_or_insert_with(|| self.identity.now_ms()));
         })?;
         let usage_version = usage.version();
         let usage = match usage {
@@ -382,27 +384,24 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         let mut view = View::with_capacity(keys.len());
         let mut now = None;
         for (index, key) in keys.iter().enumerate() {
-            let stored = match take_got(&mut answers, 1 + index)? {
-                Some(entry) => Some(Stored { meta: Meta::decode(&entry.value)?, version: entry.version }),
-                None => None,
+            let record = match take_got(&mut answers, 1 + index)? {
+                Some(entry) => Known::Present(Meta::decode(&entry.value)?, entry.version),
+                None => Known::Absent,
             };
-            view.push(key, stored, || *now.get_or_insert_with(|| self.identity.now_ms()));
+            view.push(key, record, || *now.get_or_insert_with(|| self.identity.now_ms()));
         }
         // Values that grew since `check_read_size` looked are caught here.
         let mut budget = ReadBudget::default();
         for (index, key) in values_of.iter().enumerate() {
             let data = take_got(&mut answers, 1 + keys.len() + index)?;
-            let Some(current) = view.current_mut(key) else { continue };
+            let Some(current) = view.get_mut(key) else { continue };
             let data = data.ok_or_else(|| Error::Backend("an entry's value is missing from the backend".into()))?;
             budget.take(data.value.len())?;
             current.value = Some(data.value);
         }
         let usage_version = usage_entry.map(|entry| entry.version);
         let known_usage = usage_version.map_or(Known::Absent, |version| Known::Present(usage, version));
-        let known_metas = view.slots.iter().map(|slot| {
-            (slot.key, slot.stored.map_or(Known::Absent, |stored| Known::Present(stored.meta, stored.version)))
-        });
-        self.cache.remember_read(ns.name(), known_usage, known_metas);
+        self.cache.remember_read(ns.name(), known_usage, view.records());
         Ok((usage, usage_version, view))
     }
 

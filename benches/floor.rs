@@ -1,8 +1,14 @@
-//! The floor of any design with a separate storage component: the benchmark guest
-//! (`benches/guest`) talking to `benches/floor`, a storage component with no rules that turns
-//! every `wasi:keyvalue/store@0.2.0-draft` call into one call of a host `BTreeMap`.
+//! The floors: the benchmark guest (`benches/guest`) talking to a storage component with no
+//! rules, one of two:
+//! - `benches/floor` ([`floor_wasm`]), the floor of any design with a separate storage
+//!   component: it turns every `wasi:keyvalue/store@0.2.0-draft` call into one call of a host
+//!   `BTreeMap`;
+//! - `benches/records-floor` ([`records_floor_wasm`]), the floor of Zero Storage's records: it
+//!   makes the backend calls the storage component makes, with the same records and commit
+//!   conditions, through the same host link (`zero_storage::add_to_linker`) to a memory backend.
 //!
-//! Two ways to join the two components, one type each:
+//! Three ways to reach either, one type each ([`FloorHost`]: the host calls it), and two ways
+//! to join it to the guest:
 //! - [`FloorComposed`]: composed with `wac_graph::plug` into one component in one `Store`, so a
 //!   call from the guest to the floor goes through wasmtime's fused adapters;
 //! - [`FloorForwarded`]: each in its own `Store`, the guest's imports being host functions that
@@ -14,8 +20,11 @@ use std::collections::BTreeMap;
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use zero_storage::backend::MemoryBackend;
+use zero_storage::{ProcessIdentity, ZeroStorageCtx, ZeroStorageView};
 
-/// The host side of the floor component: its `zero:floor/map` import and its store export.
+/// The host side of the pass-through floor: its `zero:floor/map` import and its store export
+/// (which the records floor exports too).
 mod floor_world {
     wasmtime::component::bindgen!({ path: ["../wit", "floor/wit"], world: "zero:floor/floor" });
 }
@@ -39,22 +48,36 @@ use floor_world::exports::wasi::keyvalue0_2_0_draft::store as floor_store;
 use guest_world::FloorBucket;
 use guest_world::wasi::keyvalue0_2_0_draft::store as guest_store;
 
-/// The floor storage component (`benches/floor`), built for wasm32-wasip2 on first use.
+/// The pass-through floor component (`benches/floor`), built for wasm32-wasip2 on first use.
 pub fn floor_wasm() -> Vec<u8> {
     super::wasm_package("bench-floor")
 }
 
-/// The data of the store that instantiates the floor component: WASI with nothing granted, and
-/// the map behind `zero:floor/map`.
+/// The records floor component (`benches/records-floor`), built for wasm32-wasip2 on first use.
+pub fn records_floor_wasm() -> Vec<u8> {
+    super::wasm_package("bench-records-floor")
+}
+
+/// The data of the store that instantiates a floor component: WASI with nothing granted, the
+/// map behind `zero:floor/map` (the pass-through floor's import), and an empty memory backend
+/// behind Zero Storage's `backend` import (the records floor's), seen as the process `bench`.
 struct FloorState {
     wasi: WasiCtx,
     table: ResourceTable,
     map: BTreeMap<String, Vec<u8>>,
+    zero: ZeroStorageCtx,
+    identity: ProcessIdentity,
 }
 
 impl FloorState {
     fn new() -> Self {
-        Self { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), map: BTreeMap::new() }
+        Self {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            map: BTreeMap::new(),
+            zero: ZeroStorageCtx::builder().backend(std::sync::Arc::new(MemoryBackend::new())).build(),
+            identity: ProcessIdentity::new("bench").expect("a valid process name"),
+        }
     }
 }
 
@@ -86,12 +109,25 @@ impl floor_world::zero::floor::map::Host for FloorState {
     }
 }
 
-/// A linker with WASI p2 (sync) and the floor's `zero:floor/map` import served by [`FloorState`].
+/// A linker with WASI p2 (sync) and both floors' imports served by [`FloorState`]: the
+/// pass-through floor's `zero:floor/map` and Zero Storage's `backend` (with `identity`).
 fn floor_linker(engine: &Engine) -> anyhow::Result<Linker<FloorState>> {
-    let mut linker = Linker::new(engine);
+    let mut linker = Linker::<FloorState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     floor_world::Floor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+    zero_storage::add_to_linker(&mut linker, |state| ZeroStorageView::new(&state.zero, &state.identity))?;
     Ok(linker)
+}
+
+/// Instantiates the floor component `floor_wasm` in a store of its own, and finds its store
+/// export (both floors export the same interface).
+fn instantiate_floor(engine: &Engine, floor_wasm: &[u8]) -> anyhow::Result<(Store<FloorState>, floor_store::Guest)> {
+    let pre = floor_linker(engine)?.instantiate_pre(&Component::new(engine, floor_wasm)?)?;
+    let exports = floor_store::GuestIndices::new(&pre)?;
+    let mut store = Store::new(engine, FloorState::new());
+    let instance = pre.instantiate(&mut store)?;
+    let kv = exports.load(&mut store, &instance)?;
+    Ok((store, kv))
 }
 
 /// The guest and the floor composed into one component, as `zero-storage run` composes an app
@@ -108,7 +144,7 @@ fn compose(guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The guest and the floor composed with `wac_graph::plug` and instantiated in one `Store`:
-/// guest → floor calls are wasmtime's fused adapters, floor → map calls are host calls.
+/// guest → floor calls are wasmtime's fused adapters, floor → map (or backend) calls are host calls.
 pub struct FloorComposed {
     store: Store<FloorState>,
     guest: guest_world::BenchGuest,
@@ -116,7 +152,7 @@ pub struct FloorComposed {
 
 impl FloorComposed {
     /// Composes `guest_wasm` (the benchmark guest) with `floor_wasm` (the floor component) and
-    /// instantiates the result on `engine` with an empty map.
+    /// instantiates the result on `engine` with an empty map and memory backend.
     pub fn new(engine: &Engine, guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Self> {
         let component = Component::new(engine, compose(guest_wasm, floor_wasm)?)?;
         let mut store = Store::new(engine, FloorState::new());
@@ -139,7 +175,7 @@ struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     floor_store: Store<FloorState>,
-    floor: floor_world::Floor,
+    kv: floor_store::Guest,
 }
 
 impl WasiView for GuestState {
@@ -166,7 +202,7 @@ impl GuestState {
 
 impl guest_store::Host for GuestState {
     fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<FloorBucket>, guest_store::Error>> {
-        match self.floor.wasi_keyvalue0_2_0_draft_store().call_open(&mut self.floor_store, &identifier)? {
+        match self.kv.call_open(&mut self.floor_store, &identifier)? {
             Ok(bucket) => Ok(Ok(self.table.push(FloorBucket(bucket))?)),
             Err(error) => Ok(Err(guest_error(error))),
         }
@@ -180,7 +216,7 @@ impl guest_store::HostBucket for GuestState {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, guest_store::Error>> {
         let bucket = self.floor_bucket(&bucket)?;
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         Ok(api.call_get(&mut self.floor_store, bucket, &key)?.map_err(guest_error))
     }
 
@@ -191,7 +227,7 @@ impl guest_store::HostBucket for GuestState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), guest_store::Error>> {
         let bucket = self.floor_bucket(&bucket)?;
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         Ok(api.call_set(&mut self.floor_store, bucket, &key, &value)?.map_err(guest_error))
     }
 
@@ -201,7 +237,7 @@ impl guest_store::HostBucket for GuestState {
         key: String,
     ) -> wasmtime::Result<Result<(), guest_store::Error>> {
         let bucket = self.floor_bucket(&bucket)?;
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         Ok(api.call_delete(&mut self.floor_store, bucket, &key)?.map_err(guest_error))
     }
 
@@ -211,7 +247,7 @@ impl guest_store::HostBucket for GuestState {
         key: String,
     ) -> wasmtime::Result<Result<bool, guest_store::Error>> {
         let bucket = self.floor_bucket(&bucket)?;
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         Ok(api.call_exists(&mut self.floor_store, bucket, &key)?.map_err(guest_error))
     }
 
@@ -221,7 +257,7 @@ impl guest_store::HostBucket for GuestState {
         cursor: Option<u64>,
     ) -> wasmtime::Result<Result<guest_store::KeyResponse, guest_store::Error>> {
         let bucket = self.floor_bucket(&bucket)?;
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         let page = api.call_list_keys(&mut self.floor_store, bucket, cursor)?;
         Ok(page.map(|page| guest_store::KeyResponse { keys: page.keys, cursor: page.cursor }).map_err(guest_error))
     }
@@ -242,19 +278,14 @@ pub struct FloorForwarded {
 }
 
 impl FloorForwarded {
-    /// Instantiates `floor_wasm` (the floor component) with an empty map in one store, and
+    /// Instantiates `floor_wasm` (the floor component) with an empty map and memory backend in one store, and
     /// `guest_wasm` (the benchmark guest) in another that forwards its storage calls to it.
     pub fn new(engine: &Engine, guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Self> {
-        let mut floor_store = Store::new(engine, FloorState::new());
-        let floor = floor_world::Floor::instantiate(
-            &mut floor_store,
-            &Component::new(engine, floor_wasm)?,
-            &floor_linker(engine)?,
-        )?;
+        let (floor_store, kv) = instantiate_floor(engine, floor_wasm)?;
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         guest_world::BenchGuest::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
-        let state = GuestState { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), floor_store, floor };
+        let state = GuestState { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), floor_store, kv };
         let mut store = Store::new(engine, state);
         let guest = guest_world::BenchGuest::instantiate(&mut store, &Component::new(engine, guest_wasm)?, &linker)?;
         Ok(Self { store, guest })
@@ -270,22 +301,26 @@ impl FloorForwarded {
 }
 
 /// The floor component called by the host itself, as the host's `Process` API calls the storage
-/// component: host → floor (one typed call) → host map.
+/// component: host → floor (one typed call) → host map or memory backend.
 pub struct FloorHost {
     store: Store<FloorState>,
-    floor: floor_world::Floor,
+    kv: floor_store::Guest,
     bucket: ResourceAny,
 }
 
 impl FloorHost {
-    /// Instantiates `floor_wasm` (the floor component) with an empty map and opens a bucket.
+    /// Instantiates `floor_wasm` (a floor component) with an empty map and memory backend, and
+    /// opens a bucket.
     pub fn new(engine: &Engine, floor_wasm: &[u8]) -> anyhow::Result<Self> {
-        let mut store = Store::new(engine, FloorState::new());
-        let floor =
-            floor_world::Floor::instantiate(&mut store, &Component::new(engine, floor_wasm)?, &floor_linker(engine)?)?;
-        let bucket =
-            floor.wasi_keyvalue0_2_0_draft_store().call_open(&mut store, "")?.map_err(|_| anyhow::anyhow!("open"))?;
-        Ok(Self { store, floor, bucket })
+        let (mut store, kv) = instantiate_floor(engine, floor_wasm)?;
+        let bucket = kv.call_open(&mut store, "")?.map_err(|_| anyhow::anyhow!("open"))?;
+        Ok(Self { store, kv, bucket })
+    }
+
+    /// The memory backend behind the records floor's `backend` import (the pass-through floor
+    /// leaves it empty).
+    pub fn backend(&self) -> std::sync::Arc<dyn zero_storage::backend::Backend> {
+        self.store.data().zero.backend().clone()
     }
 
     /// The value under `key`.
@@ -293,7 +328,7 @@ impl FloorHost {
     /// # Panics
     /// If the floor traps or fails (it never does).
     pub fn get(&mut self, key: &str) -> Option<Vec<u8>> {
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         api.call_get(&mut self.store, self.bucket, key)
             .expect("floor get")
             .unwrap_or_else(|_| panic!("floor get failed"))
@@ -304,7 +339,7 @@ impl FloorHost {
     /// # Panics
     /// If the floor traps or fails (it never does).
     pub fn set(&mut self, key: &str, value: &[u8]) {
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         api.call_set(&mut self.store, self.bucket, key, value)
             .expect("floor set")
             .unwrap_or_else(|_| panic!("floor set failed"))
@@ -315,7 +350,7 @@ impl FloorHost {
     /// # Panics
     /// If the floor traps or fails (it never does).
     pub fn exists(&mut self, key: &str) -> bool {
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         api.call_exists(&mut self.store, self.bucket, key)
             .expect("floor exists")
             .unwrap_or_else(|_| panic!("floor exists failed"))
@@ -326,7 +361,7 @@ impl FloorHost {
     /// # Panics
     /// If the floor traps or fails (it never does).
     pub fn delete(&mut self, key: &str) {
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         api.call_delete(&mut self.store, self.bucket, key)
             .expect("floor delete")
             .unwrap_or_else(|_| panic!("floor delete failed"))
@@ -337,7 +372,7 @@ impl FloorHost {
     /// # Panics
     /// If the floor traps or fails (it never does).
     pub fn list(&mut self) -> Vec<String> {
-        let api = self.floor.wasi_keyvalue0_2_0_draft_store().bucket();
+        let api = self.kv.bucket();
         api.call_list_keys(&mut self.store, self.bucket, None)
             .expect("floor list")
             .unwrap_or_else(|_| panic!("floor list failed"))

@@ -88,7 +88,14 @@ pub fn header(title: &str) {
 
 /// Prints one row: name, median, spread, and the ratio of its median to a baseline's.
 pub fn report(name: &str, timing: &Timing, baseline: Option<(&str, &Timing)>) {
-    let ratio = baseline.map_or(String::new(), |(label, b)| format!("{:.2}x {label}", timing.median_ns / b.median_ns));
+    report_ratios(name, timing, baseline.as_slice());
+}
+
+/// Like [`report`], with a ratio to each of `baselines` in the ratio column.
+pub fn report_ratios(name: &str, timing: &Timing, baselines: &[(&str, &Timing)]) {
+    let ratios: Vec<String> =
+        baselines.iter().map(|(label, b)| format!("{:.2}x {label}", timing.median_ns / b.median_ns)).collect();
+    let ratio = ratios.join(", ");
     println!(
         "| {name} | {} | {} .. {} | {ratio} |",
         format_ns(timing.median_ns),
@@ -146,10 +153,16 @@ pub fn key(i: usize) -> String {
 /// syncing), and a bench that rewrites the same value would time that skip, not a commit.
 pub fn stamped<const N: usize>(n: usize) -> [u8; N] {
     let mut value = [7u8; N];
-    let stamp = (n as u64).to_le_bytes();
-    let len = stamp.len().min(N);
-    value[..len].copy_from_slice(&stamp[..len]);
+    stamp(&mut value, n);
     value
+}
+
+/// Writes `n` into the first 8 bytes of `value` (all of it if shorter), as [`stamped`] does, so
+/// that a timed write of `value` changes the stored data.
+pub fn stamp(value: &mut [u8], n: usize) {
+    let stamp = (n as u64).to_le_bytes();
+    let len = stamp.len().min(value.len());
+    value[..len].copy_from_slice(&stamp[..len]);
 }
 
 /// The resident memory of this process, in bytes (Linux).

@@ -8,8 +8,13 @@
 //! (d) the floor: a native `BTreeMap` in the host;
 //! (f), (g), (h): the floors of a design with a separate storage component: `benches/floor`, a
 //!     component with no rules that turns each call into one host `BTreeMap` call, reached by
-//!     the host (h), by the app through host forwarding (g) and composed with the app (f).
-//! Keys are 16 bytes; values 100 B and 64 KiB; 100 keys; list is one 100-key page.
+//!     the host (h), by the app through host forwarding (g) and composed with the app (f);
+//! (i), (j), (k): the floors of Zero Storage's records: `benches/records-floor`, a component
+//!     with no rules that makes the backend calls the storage component makes (the same
+//!     records, the same commit conditions, the same host link and memory backend), reached by
+//!     the host (i), by the app through host forwarding (j) and composed with the app (k).
+//! Keys are 16 bytes; values 100 B and 64 KiB; 100 keys; list is one 100-key page. Every timed
+//! set stores a value no earlier set stored (a count in its first 8 bytes), on every path.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,8 +25,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_keyvalue::{WasiKeyValue, WasiKeyValueCtx, WasiKeyValueCtxBuilder};
 use zero_storage::backend::MemoryBackend;
 use zero_storage::{ProcessIdentity, RuntimeBuilder};
-use zero_storage_benches::floor::{FloorComposed, FloorForwarded, FloorHost, floor_wasm};
-use zero_storage_benches::{Timing, guest_wasm, header, key, report, time, time_with_setup};
+use zero_storage_benches::floor::{FloorComposed, FloorForwarded, FloorHost, floor_wasm, records_floor_wasm};
+use zero_storage_benches::{Timing, guest_wasm, header, key, report, report_ratios, stamp, time, time_with_setup};
 
 const ROUNDS: usize = 9;
 const OPS: usize = 2000;
@@ -44,9 +49,9 @@ impl WasiView for PeerCtx {
     }
 }
 
-/// Something that runs `op` `count` times per call on 100 keys.
+/// Something that runs `op` `count` times per call on 100 keys, and returns the guest's checksum.
 trait Target {
-    fn run(&mut self, op: u8, count: u32, value_size: u32);
+    fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64;
 }
 
 struct Guest<T: 'static> {
@@ -55,28 +60,28 @@ struct Guest<T: 'static> {
 }
 
 impl<T> Target for Guest<T> {
-    fn run(&mut self, op: u8, count: u32, value_size: u32) {
-        self.run.call(&mut self.store, (op, count, value_size)).expect("guest run");
+    fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64 {
+        self.run.call(&mut self.store, (op, count, value_size)).expect("guest run").0
     }
 }
 
 struct App(zero_storage::AppInstance, TypedFunc<(u8, u32, u32), (u64,)>);
 
 impl Target for FloorComposed {
-    fn run(&mut self, op: u8, count: u32, value_size: u32) {
-        FloorComposed::run(self, op, count, value_size);
+    fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64 {
+        FloorComposed::run(self, op, count, value_size)
     }
 }
 
 impl Target for FloorForwarded {
-    fn run(&mut self, op: u8, count: u32, value_size: u32) {
-        FloorForwarded::run(self, op, count, value_size);
+    fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64 {
+        FloorForwarded::run(self, op, count, value_size)
     }
 }
 
 impl Target for App {
-    fn run(&mut self, op: u8, count: u32, value_size: u32) {
-        self.0.call(&self.1, (op, count, value_size)).expect("app run");
+    fn run(&mut self, op: u8, count: u32, value_size: u32) -> u64 {
+        self.0.call(&self.1, (op, count, value_size)).expect("app run").0
     }
 }
 
@@ -84,24 +89,72 @@ impl Target for App {
 fn guest_timings(target: &mut dyn Target, value_size: u32) -> [Timing; 5] {
     let per_call = 100u32;
     let calls = OPS / per_call as usize;
-    let set = time(ROUNDS, calls, |_| target.run(SET, per_call, value_size));
-    let get = time(ROUNDS, calls, |_| target.run(GET, per_call, value_size));
-    let exists = time(ROUNDS, calls, |_| target.run(EXISTS, per_call, value_size));
-    let list = time(ROUNDS, 20, |_| target.run(LIST, 1, value_size));
+    let set = time(ROUNDS, calls, |_| {
+        target.run(SET, per_call, value_size);
+    });
+    // Every path really stores: a get of the 100 keys finds each value, whole.
+    assert_eq!(target.run(GET, 100, value_size), 100 * u64::from(value_size), "a get after the sets");
+    let get = time(ROUNDS, calls, |_| {
+        target.run(GET, per_call, value_size);
+    });
+    let exists = time(ROUNDS, calls, |_| {
+        target.run(EXISTS, per_call, value_size);
+    });
+    let list = time(ROUNDS, 20, |_| assert_eq!(target.run(LIST, 1, value_size), 100, "a page of the 100 keys"));
     let delete = time_with_setup(
         ROUNDS,
         1,
         target,
-        |target| target.run(SET, 100, value_size),
-        |target, _| target.run(DELETE, 100, value_size),
+        |target| {
+            target.run(SET, 100, value_size);
+        },
+        |target, _| {
+            target.run(DELETE, 100, value_size);
+        },
     );
+    assert_eq!(target.run(EXISTS, 100, value_size), 0, "an exists after the deletes");
     let per_op = |t: Timing, n: f64| Timing { median_ns: t.median_ns / n, min_ns: t.min_ns / n, max_ns: t.max_ns / n };
     [per_op(set, 100.0), per_op(get, 100.0), per_op(exists, 100.0), per_op(delete, 100.0), list]
+}
+
+/// Checks that the records floor keeps Zero Storage's records: the storage component, over the
+/// floor's backend, reads back the 100 values it last wrote and exact usage.
+fn check_records(floor: &FloorHost, value: &[u8]) {
+    let runtime = RuntimeBuilder::new().backend(floor.backend()).build().unwrap();
+    let mut process = runtime.process(ProcessIdentity::new("bench").unwrap()).unwrap();
+    for i in 0..100 {
+        assert_eq!(process.get(&key(i)).unwrap(), value, "the records floor's value under {}", key(i));
+    }
+    let quota = process.quota().unwrap();
+    assert_eq!((quota.key_count, quota.used_bytes), (100, 100 * (16 + value.len() as u64)), "its usage record");
+}
+
+/// Times each operation on a floor component called by the host.
+fn floor_host_timings(floor: &mut FloorHost, value: &[u8]) -> [Timing; 5] {
+    [
+        {
+            let mut stamped = value.to_vec();
+            time(ROUNDS, OPS, |i| {
+                stamp(&mut stamped, i);
+                floor.set(&key(i), &stamped);
+            })
+        },
+        time(ROUNDS, OPS, |i| drop(std::hint::black_box(floor.get(&key(i))))),
+        time(ROUNDS, OPS, |i| {
+            std::hint::black_box(floor.exists(&key(i)));
+        }),
+        time_with_setup(ROUNDS, 100, floor, |f| (0..100).for_each(|i| f.set(&key(i), value)), |f, i| f.delete(&key(i))),
+        {
+            (0..100).for_each(|i| floor.set(&key(i), value));
+            time(ROUNDS, 20, |_| drop(std::hint::black_box(floor.list())))
+        },
+    ]
 }
 
 fn main() {
     let guest = guest_wasm();
     let floor = floor_wasm();
+    let records_floor = records_floor_wasm();
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true).concurrency_support(false);
     let engine = Engine::new(&config).unwrap();
@@ -112,7 +165,13 @@ fn main() {
         let mut process = runtime.process(ProcessIdentity::new("bench").unwrap()).unwrap();
         let value = vec![7u8; value_size as usize];
         let host = [
-            time(ROUNDS, OPS, |i| process.set(&key(i), &value, 0).unwrap()),
+            {
+                let mut stamped = value.clone();
+                time(ROUNDS, OPS, |i| {
+                    stamp(&mut stamped, i);
+                    process.set(&key(i), &stamped, 0).unwrap();
+                })
+            },
             time(ROUNDS, OPS, |i| drop(std::hint::black_box(process.get(&key(i)).unwrap()))),
             time(ROUNDS, OPS, |i| {
                 std::hint::black_box(process.exists(&key(i)).unwrap());
@@ -165,30 +224,27 @@ fn main() {
         // (f), (g), (h): the floors of a separate storage component, the pass-through one.
         let floor_composed = guest_timings(&mut FloorComposed::new(&engine, &guest, &floor).unwrap(), value_size);
         let floor_forwarded = guest_timings(&mut FloorForwarded::new(&engine, &guest, &floor).unwrap(), value_size);
-        let mut floor_host = FloorHost::new(&engine, &floor).unwrap();
-        let floor_host = [
-            time(ROUNDS, OPS, |i| floor_host.set(&key(i), &value)),
-            time(ROUNDS, OPS, |i| drop(std::hint::black_box(floor_host.get(&key(i))))),
-            time(ROUNDS, OPS, |i| {
-                std::hint::black_box(floor_host.exists(&key(i)));
-            }),
-            time_with_setup(
-                ROUNDS,
-                100,
-                &mut floor_host,
-                |f| (0..100).for_each(|i| f.set(&key(i), &value)),
-                |f, i| f.delete(&key(i)),
-            ),
-            {
-                (0..100).for_each(|i| floor_host.set(&key(i), &value));
-                time(ROUNDS, 20, |_| drop(std::hint::black_box(floor_host.list())))
-            },
-        ];
+        let floor_host = floor_host_timings(&mut FloorHost::new(&engine, &floor).unwrap(), &value);
+
+        // (i), (j), (k): the floors of Zero Storage's records, the records floor.
+        let mut records_floor_host = FloorHost::new(&engine, &records_floor).unwrap();
+        let records_host = floor_host_timings(&mut records_floor_host, &value);
+        check_records(&records_floor_host, &value);
+        let records_forwarded =
+            guest_timings(&mut FloorForwarded::new(&engine, &guest, &records_floor).unwrap(), value_size);
+        let records_composed =
+            guest_timings(&mut FloorComposed::new(&engine, &guest, &records_floor).unwrap(), value_size);
 
         // (d) the floor: a native BTreeMap.
         let mut map: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let native = [
-            time(ROUNDS, OPS, |i| drop(map.insert(key(i).into_bytes(), value.clone()))),
+            {
+                let mut stamped = value.clone();
+                time(ROUNDS, OPS, |i| {
+                    stamp(&mut stamped, i);
+                    drop(map.insert(key(i).into_bytes(), stamped.clone()));
+                })
+            },
             time(ROUNDS, OPS, |i| drop(std::hint::black_box(map.get(key(i).as_bytes()).cloned()))),
             time(ROUNDS, OPS, |i| {
                 std::hint::black_box(map.contains_key(key(i).as_bytes()));
@@ -215,7 +271,16 @@ fn main() {
                 &floor_host[index],
                 Some(("of (d)", &native[index])),
             );
-            report(&format!("{op}: (a) host → component → memory"), &host[index], Some(("of (d)", &native[index])));
+            report(
+                &format!("{op}: (i) records floor: host → records-only component → memory"),
+                &records_host[index],
+                Some(("of (d)", &native[index])),
+            );
+            report_ratios(
+                &format!("{op}: (a) host → component → memory"),
+                &host[index],
+                &[("of (d)", &native[index]), ("of (i)", &records_host[index])],
+            );
             report(&format!("{op}: (c) app → wasmtime-wasi-keyvalue"), &peer[index], None);
             report(
                 &format!("{op}: (f) floor: app → composed pass-through → map"),
@@ -228,14 +293,24 @@ fn main() {
                 Some(("of (c)", &peer[index])),
             );
             report(
-                &format!("{op}: (b) app → host → component → memory"),
-                &zero_app[index],
+                &format!("{op}: (j) records floor: app → host → records-only → memory"),
+                &records_forwarded[index],
                 Some(("of (c)", &peer[index])),
             );
+            report_ratios(
+                &format!("{op}: (b) app → host → component → memory"),
+                &zero_app[index],
+                &[("of (c)", &peer[index]), ("of (j)", &records_forwarded[index])],
+            );
             report(
+                &format!("{op}: (k) records floor: app → composed records-only → memory"),
+                &records_composed[index],
+                Some(("of (c)", &peer[index])),
+            );
+            report_ratios(
                 &format!("{op}: (e) app → composed component → memory"),
                 &composed_app[index],
-                Some(("of (c)", &peer[index])),
+                &[("of (c)", &peer[index]), ("of (k)", &records_composed[index])],
             );
         }
     }

@@ -1,8 +1,9 @@
 //! Not a benchmark: one operation on one path of `memory_path`, in a loop, for a profiler.
 //!
 //! `cargo bench -p zero-storage-benches --bench profile -- PATH OP SIZE [SECONDS]`, where PATH
-//! is `host` ((a) the `Process` API), `app` ((b) a plain app, host forwarding) or `composed`
-//! ((e) the app composed with storage); OP is `set`, `get`, `exists`, `delete` or `list`; SIZE
+//! is `host` ((a) the `Process` API), `app` ((b) a plain app, host forwarding), `composed`
+//! ((e) the app composed with storage) or `records` ((i) the host calling the records floor,
+//! `benches/records-floor`, over the same host link and memory backend); OP is `set`, `get`, `exists`, `delete` or `list`; SIZE
 //! is the value size in bytes. For example, with `perf` and wasmtime's perf map:
 //!
 //! ```text
@@ -21,11 +22,12 @@ use std::time::{Duration, Instant};
 
 use zero_storage::backend::MemoryBackend;
 use zero_storage::{ProcessIdentity, RuntimeBuilder};
+use zero_storage_benches::floor::{FloorHost, records_floor_wasm};
 use zero_storage_benches::{guest_wasm, key};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|arg| arg != "--bench").collect();
-    let usage = "usage: profile (host|app|composed) (set|get|exists|delete|list) SIZE [SECONDS]";
+    let usage = "usage: profile (host|app|composed|records) (set|get|exists|delete|list) SIZE [SECONDS]";
     if args.is_empty() {
         // `cargo bench` runs every bench target with no arguments: nothing to profile.
         println!("profile: a loop for profilers, not a benchmark; {usage}");
@@ -79,6 +81,27 @@ fn main() {
             app.call(&run, (0, 100, size)).unwrap();
             while more(ops) {
                 app.call(&run, (code, 100, size)).unwrap();
+                ops += 100;
+            }
+        }
+        "records" => {
+            // The engine settings of `memory_path`'s floors; no instance pool, like callgrind's runs.
+            let mut config = wasmtime::Config::new();
+            config.wasm_component_model(true).concurrency_support(false);
+            let engine = wasmtime::Engine::new(&config).unwrap();
+            let mut floor = FloorHost::new(&engine, &records_floor_wasm()).unwrap();
+            let value = vec![7u8; size as usize];
+            (0..100).for_each(|i| floor.set(&key(i), &value));
+            while more(ops) {
+                for i in 0..100 {
+                    match code {
+                        0 => floor.set(&key(i), &value),
+                        1 => drop(std::hint::black_box(floor.get(&key(i)))),
+                        2 => drop(std::hint::black_box(floor.exists(&key(i)))),
+                        3 => floor.delete(&key(i)),
+                        _ => drop(std::hint::black_box(floor.list())),
+                    }
+                }
                 ops += 100;
             }
         }

@@ -30,6 +30,43 @@ mod bindings;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+/// The canonical ABI's allocator: the host places every string and list it passes in, and every
+/// answer of an import, with a call of this; the component then frees them with [`ALLOCATOR`].
+/// So it must allocate with `ALLOCATOR` too. Rust's standard library and wasi-libc each define a
+/// weak `cabi_realloc`, and which one the linker keeps depends on the order it meets them:
+/// wasi-libc's allocates with its own `malloc`, and talc freeing memory it never handed out
+/// corrupts its heap (a component built against the same libraries, `benches/records-floor`,
+/// got wasi-libc's and trapped in talc within four calls). This strong definition wins over both.
+///
+/// # Safety
+/// Called by the host only, as the canonical ABI specifies: `old_ptr` and `old_len` describe an
+/// allocation this function made with `align` (or are 0), and `align` is a power of two.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
+    use std::alloc::{GlobalAlloc, Layout, handle_alloc_error};
+    if new_len == 0 {
+        // Nothing to place (the ABI never shrinks an allocation to nothing): any aligned,
+        // non-null address will do, and nothing is allocated.
+        return align as *mut u8;
+    }
+    let Ok(layout) = Layout::from_size_align(old_len.max(new_len), align) else { std::process::abort() };
+    // SAFETY: the layout's size is not zero; a reallocation is of a block this function
+    // allocated with `align` and `old_len` bytes, as the caller guarantees.
+    let ptr = unsafe {
+        if old_len == 0 {
+            ALLOCATOR.alloc(layout)
+        } else {
+            ALLOCATOR.realloc(old_ptr, Layout::from_size_align_unchecked(old_len, align), new_len)
+        }
+    };
+    if ptr.is_null() {
+        handle_alloc_error(layout);
+    }
+    ptr
+}
+
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -338,4 +338,91 @@ mod tests {
         assert!(!allows(contract::Access::None, Use::Read));
         assert!(!allows(contract::Access::None, Use::Write));
     }
+
+    /// The names of the functions that the function a core module of `component` exports as
+    /// `export` calls directly (in the first module that exports it).
+    fn calls_of_export(component: &[u8], export: &str) -> Vec<String> {
+        use std::collections::HashMap;
+        use wasmparser::{Encoding, ExternalKind, KnownCustom, Name, Operator, Parser, Payload, TypeRef};
+
+        /// What one core module holds: its imported function count, the export's function
+        /// index, each defined function's direct callees and the function names.
+        #[derive(Default)]
+        struct Module {
+            imported: u32,
+            export: Option<u32>,
+            calls: Vec<Vec<u32>>,
+            names: HashMap<u32, String>,
+        }
+        let mut modules: Vec<Module> = Vec::new();
+        for payload in Parser::new(0).parse_all(component) {
+            match payload.expect("the storage component parses") {
+                Payload::Version { encoding: Encoding::Module, .. } => modules.push(Module::default()),
+                Payload::ImportSection(imports) => {
+                    let module = modules.last_mut().expect("inside a module");
+                    for import in imports.into_imports() {
+                        if matches!(import.expect("an import").ty, TypeRef::Func(_)) {
+                            module.imported += 1;
+                        }
+                    }
+                }
+                Payload::ExportSection(exports) => {
+                    for item in exports {
+                        let item = item.expect("an export");
+                        if item.name == export && item.kind == ExternalKind::Func {
+                            modules.last_mut().expect("inside a module").export = Some(item.index);
+                        }
+                    }
+                }
+                Payload::CodeSectionEntry(body) => {
+                    let mut operators = body.get_operators_reader().expect("a function body");
+                    let mut callees = Vec::new();
+                    while !operators.eof() {
+                        if let Operator::Call { function_index } = operators.read().expect("an operator") {
+                            callees.push(function_index);
+                        }
+                    }
+                    modules.last_mut().expect("inside a module").calls.push(callees);
+                }
+                Payload::CustomSection(section) => {
+                    if let (KnownCustom::Name(names), Some(module)) = (section.as_known(), modules.last_mut()) {
+                        for name in names {
+                            if let Ok(Name::Function(map)) = name {
+                                for naming in map.into_iter().flatten() {
+                                    module.names.insert(naming.index, naming.name.to_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let module = modules.iter().find(|module| module.export.is_some()).expect("a module exports it");
+        let index = module.export.expect("found above");
+        let defined = index.checked_sub(module.imported).expect("a defined function") as usize;
+        module.calls[defined]
+            .iter()
+            .map(|callee| module.names.get(callee).cloned().unwrap_or_else(|| format!("function {callee}")))
+            .collect()
+    }
+
+    /// Every string and list the host passes into the storage component, and every answer to
+    /// its imports, is placed by the component's exported `cabi_realloc` and freed by the
+    /// component's allocator (talc). So that export must be the component's own, on talc: the
+    /// linker may otherwise keep wasi-libc's weak one, which allocates with libc's `malloc`,
+    /// and talc freeing memory it never handed out corrupts its heap (see `component/src/lib.rs`).
+    #[test]
+    fn the_storage_component_places_what_the_host_passes_with_its_own_allocator() {
+        let calls = calls_of_export(STORAGE_COMPONENT, "cabi_realloc");
+        assert!(
+            calls.iter().any(|name| name.contains("talc")),
+            "cabi_realloc must allocate with talc; it calls {calls:?}"
+        );
+        let libc = ["malloc", "realloc", "calloc", "aligned_alloc"];
+        assert!(
+            !calls.iter().any(|name| libc.contains(&name.as_str())),
+            "cabi_realloc must not allocate with libc's malloc; it calls {calls:?}"
+        );
+    }
 }

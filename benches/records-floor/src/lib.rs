@@ -16,8 +16,8 @@
 //! takes beyond it is its rules and its bookkeeping. The key layout below is Zero Storage's
 //! (`component/src/layout.rs`), written out again so that none of its code runs here.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// Generated bindings; their canonical-ABI glue is `unsafe` by nature, the code here is not.
 #[allow(unsafe_code, missing_docs)]
@@ -38,6 +38,35 @@ use bindings::zero::storage::backend::{self, Answer, CommitResult, Condition, Ke
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// The canonical ABI's allocator, on [`ALLOCATOR`], as the storage component defines it (see
+/// `cabi_realloc` in `component/src/lib.rs`: without it the linker may keep wasi-libc's, whose
+/// `malloc` talc cannot free; this component did, and trapped in talc within four calls).
+///
+/// # Safety
+/// Called by the host only, as the canonical ABI specifies.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
+    use std::alloc::{GlobalAlloc, Layout, handle_alloc_error};
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    let Ok(layout) = Layout::from_size_align(old_len.max(new_len), align) else { std::process::abort() };
+    // SAFETY: as in the storage component: a non-zero size, and a block this function allocated.
+    let ptr = unsafe {
+        if old_len == 0 {
+            ALLOCATOR.alloc(layout)
+        } else {
+            ALLOCATOR.realloc(old_ptr, Layout::from_size_align_unchecked(old_len, align), new_len)
+        }
+    };
+    if ptr.is_null() {
+        handle_alloc_error(layout);
+    }
+    ptr
+}
 
 /// The one namespace: the benchmark's process is named `bench`.
 const NAMESPACE: &str = "app:bench";
@@ -185,7 +214,11 @@ impl Bucket {
                     let mut known = self.known.borrow_mut();
                     known.usage = (bytes, keys, Some(version));
                     let entry = value.map(|value| (value.len() as u32, version));
-                    known.keys.insert(key.to_owned(), entry);
+                    // A key already known is updated in place, without allocating.
+                    match known.keys.get_mut(key) {
+                        Some(slot) => *slot = entry,
+                        None => drop(known.keys.insert(key.to_owned(), entry)),
+                    }
                     return Ok(());
                 }
                 // Someone else wrote: read again.

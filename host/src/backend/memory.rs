@@ -99,14 +99,18 @@ impl Backend for MemoryBackend {
         let space = Arc::make_mut(&mut *guard);
         for mutation in mutations {
             match mutation {
-                Mutation::Put(key, value) => {
-                    let stored = (Arc::new(value.into_owned()), version);
-                    // A key already present keeps its `Arc`: only new keys are allocated.
-                    match space.get_mut(key.as_slice()) {
-                        Some(slot) => *slot = stored,
-                        None => drop(space.insert(key.into(), stored)),
+                Mutation::Put(key, value) => match space.get_mut(key.as_slice()) {
+                    // A key already present keeps its `Arc`, and so does its value unless a
+                    // snapshot shares it: only new keys and shared values are allocated.
+                    Some((stored, stored_version)) => {
+                        match Arc::get_mut(stored) {
+                            Some(unshared) => *unshared = value.into_owned(),
+                            None => *stored = Arc::new(value.into_owned()),
+                        }
+                        *stored_version = version;
                     }
-                }
+                    None => drop(space.insert(key.into(), (Arc::new(value.into_owned()), version))),
+                },
                 Mutation::Delete(key) => drop(space.remove(key.as_slice())),
             }
         }

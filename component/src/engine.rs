@@ -147,6 +147,18 @@ impl OpenNamespace {
 /// What an update read: the usage record and its version, and its keys' records.
 type Snapshot<'k> = (Usage, Option<u64>, View<'k>);
 
+/// `keys` in ascending order without duplicates: borrowed if they already are (a single key
+/// always is), else a sorted copy.
+fn sorted_unique<'k, 'a>(keys: &'k [&'a str]) -> Cow<'k, [&'a str]> {
+    if keys.windows(2).all(|pair| pair[0] < pair[1]) {
+        return Cow::Borrowed(keys);
+    }
+    let mut owned = keys.to_vec();
+    owned.sort_unstable();
+    owned.dedup();
+    Cow::Owned(owned)
+}
+
 /// How one attempt of an update ended, short of a backend failure.
 enum Step<T> {
     /// Committed at this version, or had nothing to write (none).
@@ -209,12 +221,8 @@ impl<B: BackendImport, I: Identity> Engine<B, I> {
         if !ns.writable() {
             return Err(Error::PermissionDenied);
         }
-        let mut keys: Vec<&'a str> = keys.to_vec();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut values_of: Vec<&'a str> = values_of.to_vec();
-        values_of.sort_unstable();
-        values_of.dedup();
+        let keys = sorted_unique(keys);
+        let values_of = sorted_unique(values_of);
         self.check_read_size(ns, &values_of)?;
         let mut reclaimed = false;
         // The cache holds no values.

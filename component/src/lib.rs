@@ -51,7 +51,7 @@ pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: u
         // non-null address will do, and nothing is allocated.
         return align as *mut u8;
     }
-    let Ok(layout) = Layout::from_size_align(old_len.max(new_len), align) else { std::process::abort() };
+    let Ok(layout) = Layout::from_size_align(new_len, align) else { std::process::abort() };
     // SAFETY: the layout's size is not zero; a reallocation is of a block this function
     // allocated with `align` and `old_len` bytes, as the caller guarantees.
     let ptr = unsafe {

@@ -53,7 +53,7 @@ pub unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: u
     if new_len == 0 {
         return align as *mut u8;
     }
-    let Ok(layout) = Layout::from_size_align(old_len.max(new_len), align) else { std::process::abort() };
+    let Ok(layout) = Layout::from_size_align(new_len, align) else { std::process::abort() };
     // SAFETY: as in the storage component: a non-zero size, and a block this function allocated.
     let ptr = unsafe {
         if old_len == 0 {

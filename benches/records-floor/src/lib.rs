@@ -100,8 +100,9 @@ fn directory_record(value_len: u32) -> [u8; 13] {
 /// last read or committed.
 #[derive(Default)]
 struct Known {
-    /// Bytes and keys in use, and the usage record's version (none: absent).
-    usage: (u64, u64, Option<u64>),
+    /// Bytes and keys in use, and the usage record's version (none: absent); none until read.
+    /// A key remembered by a `get` alone is not known for a write until this is.
+    usage: Option<(u64, u64, Option<u64>)>,
     /// Each key's value length and directory record version; none if the key is absent.
     keys: HashMap<String, Option<(u32, u64)>>,
 }
@@ -148,9 +149,11 @@ impl Bucket {
     /// record from one snapshot unless this instance already knows them; and whether they came
     /// from what it knows.
     fn known(&self, key: &str) -> Result<(Option<(u32, u64)>, bool), Error> {
-        if let Some(entry) = self.known.borrow().keys.get(key) {
+        let known = self.known.borrow();
+        if let (Some(entry), Some(_)) = (known.keys.get(key), known.usage) {
             return Ok((*entry, true));
         }
+        drop(known);
         let queries = [Query::Get(USAGE_KEY), Query::Get(&tagged(b'm', key))];
         let answers = backend::read(NAMESPACE, &queries).map_err(failed)?;
         let usage = got(&answers, 0)?.map(|found| {
@@ -162,7 +165,7 @@ impl Bucket {
         });
         let entry = got(&answers, 1)?.map(|found| (value_len(&found.value), found.version));
         let mut known = self.known.borrow_mut();
-        known.usage = usage.unwrap_or_default();
+        known.usage = Some(usage.unwrap_or_default());
         known.keys.insert(key.to_owned(), entry);
         Ok((entry, false))
     }
@@ -180,10 +183,13 @@ impl Bucket {
                 }
                 return Ok(());
             }
-            let (mut bytes, mut keys, usage_version) = self.known.borrow().usage;
+            let (mut bytes, mut keys, usage_version) = self.known.borrow().usage.unwrap_or_default();
             if let Some((old_len, _)) = entry {
-                bytes -= key.len() as u64 + u64::from(old_len);
-                keys -= 1;
+                let old = key.len() as u64 + u64::from(old_len);
+                let (Some(rest), Some(others)) = (bytes.checked_sub(old), keys.checked_sub(1)) else {
+                    return Err(failed("the usage record disagrees with the directory record".into()));
+                };
+                (bytes, keys) = (rest, others);
             }
             let (meta_key, data_key) = (tagged(b'm', key), tagged(b'd', key));
             let meta;
@@ -212,7 +218,7 @@ impl Bucket {
             match backend::commit(NAMESPACE, &conditions, &mutations).map_err(failed)? {
                 CommitResult::Committed(version) => {
                     let mut known = self.known.borrow_mut();
-                    known.usage = (bytes, keys, Some(version));
+                    known.usage = Some((bytes, keys, Some(version)));
                     let entry = value.map(|value| (value.len() as u32, version));
                     // A key already known is updated in place, without allocating.
                     match known.keys.get_mut(key) {
@@ -229,6 +235,7 @@ impl Bucket {
     }
 }
 
+/// The component: its exports are the `wasi:keyvalue` store below.
 struct RecordsFloor;
 
 impl store::Guest for RecordsFloor {

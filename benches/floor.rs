@@ -109,6 +109,20 @@ impl floor_world::zero::floor::map::Host for FloorState {
     }
 }
 
+/// Engine settings as Zero Storage's runtime has them (`zero_storage::engine_config`), so that
+/// the floors' code carries the same epoch checks as the storage component's.
+pub fn engine() -> Engine {
+    Engine::new(&zero_storage::engine_config()).expect("an engine")
+}
+
+/// A store on `engine` (whose epoch never advances here) with a deadline that never comes, as
+/// Zero's `Process` sets one before each call.
+fn new_store<T: 'static>(engine: &Engine, data: T) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.set_epoch_deadline(1 << 40);
+    store
+}
+
 /// A linker with WASI p2 (sync) and both floors' imports served by [`FloorState`]: the
 /// pass-through floor's `zero:floor/map` and Zero Storage's `backend` (with `identity`).
 fn floor_linker(engine: &Engine) -> anyhow::Result<Linker<FloorState>> {
@@ -124,7 +138,7 @@ fn floor_linker(engine: &Engine) -> anyhow::Result<Linker<FloorState>> {
 fn instantiate_floor(engine: &Engine, floor_wasm: &[u8]) -> anyhow::Result<(Store<FloorState>, floor_store::Guest)> {
     let pre = floor_linker(engine)?.instantiate_pre(&Component::new(engine, floor_wasm)?)?;
     let exports = floor_store::GuestIndices::new(&pre)?;
-    let mut store = Store::new(engine, FloorState::new());
+    let mut store = new_store(engine, FloorState::new());
     let instance = pre.instantiate(&mut store)?;
     let kv = exports.load(&mut store, &instance)?;
     Ok((store, kv))
@@ -144,7 +158,8 @@ fn compose(guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The guest and the floor composed with `wac_graph::plug` and instantiated in one `Store`:
-/// guest → floor calls are wasmtime's fused adapters, floor → map (or backend) calls are host calls.
+/// guest → floor calls are wasmtime's fused adapters, floor → map (or backend) calls are host
+/// calls.
 pub struct FloorComposed {
     store: Store<FloorState>,
     guest: guest_world::BenchGuest,
@@ -155,7 +170,7 @@ impl FloorComposed {
     /// instantiates the result on `engine` with an empty map and memory backend.
     pub fn new(engine: &Engine, guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Self> {
         let component = Component::new(engine, compose(guest_wasm, floor_wasm)?)?;
-        let mut store = Store::new(engine, FloorState::new());
+        let mut store = new_store(engine, FloorState::new());
         let guest = guest_world::BenchGuest::instantiate(&mut store, &component, &floor_linker(engine)?)?;
         Ok(Self { store, guest })
     }
@@ -278,15 +293,16 @@ pub struct FloorForwarded {
 }
 
 impl FloorForwarded {
-    /// Instantiates `floor_wasm` (the floor component) with an empty map and memory backend in one store, and
-    /// `guest_wasm` (the benchmark guest) in another that forwards its storage calls to it.
+    /// Instantiates `floor_wasm` (the floor component) with an empty map and memory backend in
+    /// one store, and `guest_wasm` (the benchmark guest) in another that forwards its storage
+    /// calls to it.
     pub fn new(engine: &Engine, guest_wasm: &[u8], floor_wasm: &[u8]) -> anyhow::Result<Self> {
         let (floor_store, kv) = instantiate_floor(engine, floor_wasm)?;
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         guest_world::BenchGuest::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         let state = GuestState { wasi: WasiCtx::builder().build(), table: ResourceTable::new(), floor_store, kv };
-        let mut store = Store::new(engine, state);
+        let mut store = new_store(engine, state);
         let guest = guest_world::BenchGuest::instantiate(&mut store, &Component::new(engine, guest_wasm)?, &linker)?;
         Ok(Self { store, guest })
     }

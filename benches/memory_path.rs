@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use wasmtime::Store;
 use wasmtime::component::{Linker, ResourceTable, TypedFunc};
-use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_keyvalue::{WasiKeyValue, WasiKeyValueCtx, WasiKeyValueCtxBuilder};
 use zero_storage::backend::MemoryBackend;
@@ -155,9 +155,8 @@ fn main() {
     let guest = guest_wasm();
     let floor = floor_wasm();
     let records_floor = records_floor_wasm();
-    let mut config = wasmtime::Config::new();
-    config.wasm_component_model(true).concurrency_support(false);
-    let engine = Engine::new(&config).unwrap();
+    // Zero's engine settings (epoch interruption included) for the peer and the floors too.
+    let engine = zero_storage_benches::floor::engine();
 
     for value_size in [100u32, 64 << 10] {
         // (a) host → component → memory.
@@ -215,6 +214,7 @@ fn main() {
             kv: WasiKeyValueCtxBuilder::new().build(),
         };
         let mut store = Store::new(&engine, ctx);
+        store.set_epoch_deadline(1 << 40);
         let instance = linker.instantiate(&mut store, &component).unwrap();
         let (_, ops) = instance.get_export(&mut store, None, "zero:bench/ops").unwrap();
         let (_, run) = instance.get_export(&mut store, Some(&ops), "run").unwrap();

@@ -3,8 +3,8 @@
 //! `cargo bench -p zero-storage-benches --bench profile -- PATH OP SIZE [SECONDS]`, where PATH
 //! is `host` ((a) the `Process` API), `app` ((b) a plain app, host forwarding), `composed`
 //! ((e) the app composed with storage) or `records` ((i) the host calling the records floor,
-//! `benches/records-floor`, over the same host link and memory backend); OP is `set`, `get`, `exists`, `delete` or `list`; SIZE
-//! is the value size in bytes. For example, with `perf` and wasmtime's perf map:
+//! `benches/records-floor`, over the same host link and memory backend); OP is `set`, `get`,
+//! `exists`, `delete` or `list`; SIZE is the value size in bytes. For example, with `perf` and wasmtime's perf map:
 //!
 //! ```text
 //! ZERO_STORAGE_PERFMAP=1 perf record -e cpu-clock -g -o perf.data -- \
@@ -85,10 +85,8 @@ fn main() {
             }
         }
         "records" => {
-            // The engine settings of `memory_path`'s floors; no instance pool, like callgrind's runs.
-            let mut config = wasmtime::Config::new();
-            config.wasm_component_model(true).concurrency_support(false);
-            let engine = wasmtime::Engine::new(&config).unwrap();
+            // The engine settings of `memory_path`'s floors, which are Zero's; no instance pool.
+            let engine = zero_storage_benches::floor::engine();
             let mut floor = FloorHost::new(&engine, &records_floor_wasm()).unwrap();
             let value = vec![7u8; size as usize];
             (0..100).for_each(|i| floor.set(&key(i), &value));

@@ -59,7 +59,7 @@ pub use error::{Error, Result};
 pub use identity::ProcessIdentity;
 pub use link::{STORAGE_COMPONENT, ZeroStorageCtx, ZeroStorageCtxBuilder, ZeroStorageView, add_to_linker};
 pub use process::{Bucket, ListPage, Precondition, Process, QuotaInfo, Versioned, Write};
-pub use runtime::{ConnectedRunner, DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder, run_app_connected};
+pub use runtime::{ConnectedRunner, DEFAULT_MAX_INSTANCES, Runtime, RuntimeBuilder, engine_config, run_app_connected};
 pub use service::{DEFAULT_SOCKET_NAME, FRAME_TIMEOUT, MAX_CONNECTIONS, Service, WRITE_TIMEOUT};
 pub use zero_storage_component::Error as StorageError;
 /// The Storage Service's wire protocol (`PROTOCOL.md`), with its blocking client

@@ -340,8 +340,10 @@ fn pool(config: &Config, max_instances: u32) -> wasmtime::PoolingAllocationConfi
 /// The engine configuration every Zero Storage engine starts from: the component model, epoch
 /// interruption for deadlines, and no p3 concurrency (which costs on every call). With
 /// `ZERO_STORAGE_PERFMAP=1` in the environment, wasmtime writes a perf map so that `perf report`
-/// names the compiled wasm functions.
-fn engine_config() -> wasmtime::Config {
+/// names the compiled wasm functions. Public so that a peer measured beside Zero Storage (the
+/// benches' floors) can run on the same settings; a store on such an engine needs an epoch
+/// deadline (`Store::set_epoch_deadline`) before it runs anything.
+pub fn engine_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true).epoch_interruption(true).concurrency_support(false);
     // For profiling with `perf`: name the compiled wasm functions in /tmp/perf-PID.map.

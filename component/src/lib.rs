@@ -31,8 +31,11 @@ mod bindings;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 /// The canonical ABI's allocator: the host places every string and list it passes in, and every
-/// answer of an import, with a call of this; the component then frees them with [`ALLOCATOR`].
-/// So it must allocate with `ALLOCATOR` too. Rust's standard library and wasi-libc each define a
+/// answer of the component's own imports (`backend`, `identity`), with a call of this; the
+/// component then frees them with [`ALLOCATOR`]. So it must allocate with `ALLOCATOR` too. (One
+/// answer is freed by libc instead: wasi-libc reads the environment with `get-environment` and
+/// frees the list with its own `free`. The storage instance's WASI context has no environment,
+/// and an empty list frees nothing.) Rust's standard library and wasi-libc each define a
 /// weak `cabi_realloc`, and which one the linker keeps depends on the order it meets them:
 /// wasi-libc's allocates with its own `malloc`, and talc freeing memory it never handed out
 /// corrupts its heap (a component built against the same libraries, `benches/records-floor`,

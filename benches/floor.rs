@@ -338,56 +338,39 @@ impl FloorHost {
     pub fn backend(&self) -> std::sync::Arc<dyn zero_storage::backend::Backend> {
         self.store.data().zero.backend().clone()
     }
+}
 
-    /// The value under `key`.
-    ///
-    /// # Panics
-    /// If the floor traps or fails (it never does).
-    pub fn get(&mut self, key: &str) -> Option<Vec<u8>> {
+/// The floor's bucket operations; each panics if the floor traps or fails (it never does).
+impl crate::HostOps for FloorHost {
+    fn get(&mut self, key: &str) -> Option<Vec<u8>> {
         let api = self.kv.bucket();
         api.call_get(&mut self.store, self.bucket, key)
             .expect("floor get")
             .unwrap_or_else(|_| panic!("floor get failed"))
     }
 
-    /// Stores `value` under `key`.
-    ///
-    /// # Panics
-    /// If the floor traps or fails (it never does).
-    pub fn set(&mut self, key: &str, value: &[u8]) {
+    fn set(&mut self, key: &str, value: &[u8]) {
         let api = self.kv.bucket();
         api.call_set(&mut self.store, self.bucket, key, value)
             .expect("floor set")
             .unwrap_or_else(|_| panic!("floor set failed"))
     }
 
-    /// Whether `key` is present.
-    ///
-    /// # Panics
-    /// If the floor traps or fails (it never does).
-    pub fn exists(&mut self, key: &str) -> bool {
+    fn exists(&mut self, key: &str) -> bool {
         let api = self.kv.bucket();
         api.call_exists(&mut self.store, self.bucket, key)
             .expect("floor exists")
             .unwrap_or_else(|_| panic!("floor exists failed"))
     }
 
-    /// Removes `key`.
-    ///
-    /// # Panics
-    /// If the floor traps or fails (it never does).
-    pub fn delete(&mut self, key: &str) {
+    fn delete(&mut self, key: &str) {
         let api = self.kv.bucket();
         api.call_delete(&mut self.store, self.bucket, key)
             .expect("floor delete")
             .unwrap_or_else(|_| panic!("floor delete failed"))
     }
 
-    /// The first page of keys.
-    ///
-    /// # Panics
-    /// If the floor traps or fails (it never does).
-    pub fn list(&mut self) -> Vec<String> {
+    fn list(&mut self) -> Vec<String> {
         let api = self.kv.bucket();
         api.call_list_keys(&mut self.store, self.bucket, None)
             .expect("floor list")

@@ -7,6 +7,43 @@ use std::time::Instant;
 
 pub mod floor;
 
+/// What the host-side rows time, on whatever the host calls directly: Zero's `Process` (a) or
+/// a floor component ([`floor::FloorHost`], (h) and (i)). Each call panics if the operation fails.
+pub trait HostOps {
+    /// Stores `value` under `key`.
+    fn set(&mut self, key: &str, value: &[u8]);
+    /// The value under `key`, if any.
+    fn get(&mut self, key: &str) -> Option<Vec<u8>>;
+    /// Whether `key` holds a value.
+    fn exists(&mut self, key: &str) -> bool;
+    /// Removes `key`.
+    fn delete(&mut self, key: &str);
+    /// The first page of keys.
+    fn list(&mut self) -> Vec<String>;
+}
+
+impl HostOps for zero_storage::Process {
+    fn set(&mut self, key: &str, value: &[u8]) {
+        zero_storage::Process::set(self, key, value, 0).expect("set");
+    }
+    fn get(&mut self, key: &str) -> Option<Vec<u8>> {
+        match zero_storage::Process::get(self, key) {
+            Ok(value) => Some(value),
+            Err(zero_storage::Error::Storage(zero_storage::StorageError::NotFound)) => None,
+            Err(error) => panic!("get: {error}"),
+        }
+    }
+    fn exists(&mut self, key: &str) -> bool {
+        zero_storage::Process::exists(self, key).expect("exists")
+    }
+    fn delete(&mut self, key: &str) {
+        zero_storage::Process::delete(self, key).expect("delete");
+    }
+    fn list(&mut self) -> Vec<String> {
+        zero_storage::Process::list(self, "", 100, None).expect("list").keys
+    }
+}
+
 /// The per-operation time of a benchmark over several rounds.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {

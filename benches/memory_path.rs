@@ -26,7 +26,9 @@ use wasmtime_wasi_keyvalue::{WasiKeyValue, WasiKeyValueCtx, WasiKeyValueCtxBuild
 use zero_storage::backend::MemoryBackend;
 use zero_storage::{ProcessIdentity, RuntimeBuilder};
 use zero_storage_benches::floor::{FloorComposed, FloorForwarded, FloorHost, floor_wasm, records_floor_wasm};
-use zero_storage_benches::{Timing, guest_wasm, header, key, report, report_ratios, stamp, time, time_with_setup};
+use zero_storage_benches::{
+    HostOps, Timing, guest_wasm, header, key, report, report_ratios, stamp, time, time_with_setup,
+};
 
 const ROUNDS: usize = 9;
 const OPS: usize = 2000;
@@ -129,24 +131,30 @@ fn check_records(floor: &FloorHost, value: &[u8]) {
     assert_eq!((quota.key_count, quota.used_bytes), (100, 100 * (16 + value.len() as u64)), "its usage record");
 }
 
-/// Times each operation on a floor component called by the host.
-fn floor_host_timings(floor: &mut FloorHost, value: &[u8]) -> [Timing; 5] {
+/// Times each operation on what the host calls directly: Zero's `Process` or a floor component.
+fn host_timings(target: &mut impl HostOps, value: &[u8]) -> [Timing; 5] {
     [
         {
             let mut stamped = value.to_vec();
             time(ROUNDS, OPS, |i| {
                 stamp(&mut stamped, i);
-                floor.set(&key(i), &stamped);
+                target.set(&key(i), &stamped);
             })
         },
-        time(ROUNDS, OPS, |i| drop(std::hint::black_box(floor.get(&key(i))))),
+        time(ROUNDS, OPS, |i| drop(std::hint::black_box(target.get(&key(i))))),
         time(ROUNDS, OPS, |i| {
-            std::hint::black_box(floor.exists(&key(i)));
+            std::hint::black_box(target.exists(&key(i)));
         }),
-        time_with_setup(ROUNDS, 100, floor, |f| (0..100).for_each(|i| f.set(&key(i), value)), |f, i| f.delete(&key(i))),
+        time_with_setup(
+            ROUNDS,
+            100,
+            target,
+            |t| (0..100).for_each(|i| t.set(&key(i), value)),
+            |t, i| t.delete(&key(i)),
+        ),
         {
-            (0..100).for_each(|i| floor.set(&key(i), value));
-            time(ROUNDS, 20, |_| drop(std::hint::black_box(floor.list())))
+            (0..100).for_each(|i| target.set(&key(i), value));
+            time(ROUNDS, 20, |_| drop(std::hint::black_box(target.list())))
         },
     ]
 }
@@ -163,32 +171,7 @@ fn main() {
         let runtime = RuntimeBuilder::new().backend(Arc::new(MemoryBackend::new())).build().unwrap();
         let mut process = runtime.process(ProcessIdentity::new("bench").unwrap()).unwrap();
         let value = vec![7u8; value_size as usize];
-        let host = [
-            {
-                let mut stamped = value.clone();
-                time(ROUNDS, OPS, |i| {
-                    stamp(&mut stamped, i);
-                    process.set(&key(i), &stamped, 0).unwrap();
-                })
-            },
-            time(ROUNDS, OPS, |i| drop(std::hint::black_box(process.get(&key(i)).unwrap()))),
-            time(ROUNDS, OPS, |i| {
-                std::hint::black_box(process.exists(&key(i)).unwrap());
-            }),
-            time_with_setup(
-                ROUNDS,
-                100,
-                &mut process,
-                |p| (0..100).for_each(|i| p.set(&key(i), &value, 0).unwrap()),
-                |p, i| {
-                    p.delete(&key(i)).unwrap();
-                },
-            ),
-            {
-                (0..100).for_each(|i| process.set(&key(i), &value, 0).unwrap());
-                time(ROUNDS, 20, |_| drop(std::hint::black_box(process.list("", 100, None).unwrap())))
-            },
-        ];
+        let host = host_timings(&mut process, &value);
 
         // (b) app → host → storage → memory, as `zero-storage run` runs a plain app.
         let runtime = RuntimeBuilder::new().backend(Arc::new(MemoryBackend::new())).build().unwrap();
@@ -224,11 +207,11 @@ fn main() {
         // (f), (g), (h): the floors of a separate storage component, the pass-through one.
         let floor_composed = guest_timings(&mut FloorComposed::new(&engine, &guest, &floor).unwrap(), value_size);
         let floor_forwarded = guest_timings(&mut FloorForwarded::new(&engine, &guest, &floor).unwrap(), value_size);
-        let floor_host = floor_host_timings(&mut FloorHost::new(&engine, &floor).unwrap(), &value);
+        let floor_host = host_timings(&mut FloorHost::new(&engine, &floor).unwrap(), &value);
 
         // (i), (j), (k): the floors of Zero Storage's records, the records floor.
         let mut records_floor_host = FloorHost::new(&engine, &records_floor).unwrap();
-        let records_host = floor_host_timings(&mut records_floor_host, &value);
+        let records_host = host_timings(&mut records_floor_host, &value);
         check_records(&records_floor_host, &value);
         let records_forwarded =
             guest_timings(&mut FloorForwarded::new(&engine, &guest, &records_floor).unwrap(), value_size);

@@ -4,7 +4,8 @@
 //! is `host` ((a) the `Process` API), `app` ((b) a plain app, host forwarding), `composed`
 //! ((e) the app composed with storage) or `records` ((i) the host calling the records floor,
 //! `benches/records-floor`, over the same host link and memory backend); OP is `set`, `get`,
-//! `exists`, `delete` or `list`; SIZE is the value size in bytes. For example, with `perf` and wasmtime's perf map:
+//! `exists`, `delete` or `list`; SIZE is the value size in bytes. For example, with `perf` and
+//! wasmtime's perf map:
 //!
 //! ```text
 //! ZERO_STORAGE_PERFMAP=1 perf record -e cpu-clock -g -o perf.data -- \
@@ -23,7 +24,28 @@ use std::time::{Duration, Instant};
 use zero_storage::backend::MemoryBackend;
 use zero_storage::{ProcessIdentity, RuntimeBuilder};
 use zero_storage_benches::floor::{FloorHost, records_floor_wasm};
-use zero_storage_benches::{guest_wasm, key};
+use zero_storage_benches::{HostOps, guest_wasm, key};
+
+/// Runs `code` on 100 keys of `size`-byte values on `target` while `more` says so; returns
+/// how many operations ran.
+fn host_loop(target: &mut impl HostOps, code: u8, size: u32, more: impl Fn(u64) -> bool) -> u64 {
+    let value = vec![7u8; size as usize];
+    (0..100).for_each(|i| target.set(&key(i), &value));
+    let mut ops = 0;
+    while more(ops) {
+        for i in 0..100 {
+            match code {
+                0 => target.set(&key(i), &value),
+                1 => drop(std::hint::black_box(target.get(&key(i)))),
+                2 => drop(std::hint::black_box(target.exists(&key(i)))),
+                3 => target.delete(&key(i)),
+                _ => drop(std::hint::black_box(target.list())),
+            }
+        }
+        ops += 100;
+    }
+    ops
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|arg| arg != "--bench").collect();
@@ -56,23 +78,7 @@ fn main() {
     let more = |ops: u64| max_ops.map_or_else(|| Instant::now() < deadline, |max| ops < max);
     let started = Instant::now();
     match path.as_str() {
-        "host" => {
-            let mut process = runtime.process(identity).unwrap();
-            let value = vec![7u8; size as usize];
-            (0..100).for_each(|i| process.set(&key(i), &value, 0).unwrap());
-            while more(ops) {
-                for i in 0..100 {
-                    match code {
-                        0 => process.set(&key(i), &value, 0).unwrap(),
-                        1 => drop(std::hint::black_box(process.get(&key(i)).unwrap())),
-                        2 => drop(std::hint::black_box(process.exists(&key(i)).unwrap())),
-                        3 => drop(process.delete(&key(i)).unwrap()),
-                        _ => drop(std::hint::black_box(process.list("", 100, None).unwrap())),
-                    }
-                }
-                ops += 100;
-            }
-        }
+        "host" => ops = host_loop(&mut runtime.process(identity).unwrap(), code, size, more),
         "app" | "composed" => {
             let guest = guest_wasm();
             let wasm = if path == "app" { guest } else { zero_storage::compose(&guest).unwrap() };
@@ -87,21 +93,7 @@ fn main() {
         "records" => {
             // The engine settings of `memory_path`'s floors, which are Zero's; no instance pool.
             let engine = zero_storage_benches::floor::engine();
-            let mut floor = FloorHost::new(&engine, &records_floor_wasm()).unwrap();
-            let value = vec![7u8; size as usize];
-            (0..100).for_each(|i| floor.set(&key(i), &value));
-            while more(ops) {
-                for i in 0..100 {
-                    match code {
-                        0 => floor.set(&key(i), &value),
-                        1 => drop(std::hint::black_box(floor.get(&key(i)))),
-                        2 => drop(std::hint::black_box(floor.exists(&key(i)))),
-                        3 => floor.delete(&key(i)),
-                        _ => drop(std::hint::black_box(floor.list())),
-                    }
-                }
-                ops += 100;
-            }
+            ops = host_loop(&mut FloorHost::new(&engine, &records_floor_wasm()).unwrap(), code, size, more);
         }
         other => panic!("unknown path {other}"),
     }

@@ -639,6 +639,9 @@ fn a_snapshot_answers_every_read_from_the_moment_it_was_taken() {
         let empty = backend.snapshot("app:never-written").unwrap();
         let snapshot = backend.snapshot("app:snap").unwrap();
         put(b"a", b"2");
+        // A second overwrite after the snapshot: the memory backend may now reuse the value's
+        // allocation in place, which must still leave the snapshot's value alone.
+        put(b"a", b"3");
         put(b"c", b"new");
         backend.commit("app:snap", &[], vec![Mutation::Delete(b"b".to_vec())]).unwrap();
         let scan = Query::Scan { start: b"a".to_vec(), end: b"z".to_vec(), limit: 10, keys_only: false };
@@ -654,6 +657,7 @@ fn a_snapshot_answers_every_read_from_the_moment_it_was_taken() {
             panic!()
         };
         assert_eq!(now.len(), 2, "{}: reads outside the snapshot see the commits", b.name);
+        assert_eq!(now[0].value, b"3", "{}: outside the snapshot, a has its last value", b.name);
         assert_eq!(empty.read(&[scan]).unwrap(), [Answer::Scanned(Vec::new())], "{}", b.name);
     }
 }
